@@ -1,0 +1,282 @@
+"""The event: the one record type everything the agent observes or does becomes.
+
+Events are what the journal stores and the sync link sends (invariants 3 and 7 of the brief):
+
+* a stable identity - device id, boot epoch, 64-bit sequence - on which the hospital side
+  upserts, so that a record sent twice is stored once;
+* wall-clock time, monotonic time and whether the wall clock was synchronised when the event
+  was stamped;
+* a typed payload: one frozen dataclass per event type, whose ``TYPE`` names it on the wire.
+
+Payloads are plain data (no behaviour) so that they encode to CBOR field by field. The payload
+classes are listed in :data:`PAYLOAD_TYPES`; adding an event type means adding a class here.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import ClassVar
+
+__all__ = [
+    "PAYLOAD_TYPES",
+    "MAX_SEQUENCE",
+    "AgentStarted",
+    "AgentStopping",
+    "BadgePresented",
+    "BarcodeScanned",
+    "DoorChanged",
+    "Event",
+    "EventType",
+    "HardwareFault",
+    "InputRejected",
+    "LockChanged",
+    "Payload",
+    "PowerChanged",
+    "PresenceChanged",
+    "ProbeFault",
+    "RecordId",
+    "TagsChanged",
+    "TemperatureSample",
+]
+
+MAX_SEQUENCE = 2**64 - 1
+"""Sequences are unsigned 64-bit numbers: a device that appends a million records a second
+would take half a million years to run out."""
+
+
+class EventType(enum.StrEnum):
+    """The names of event types, as they appear in logs and on the wire."""
+
+    AGENT_STARTED = "agent_started"
+    AGENT_STOPPING = "agent_stopping"
+    TEMPERATURE_SAMPLE = "temperature_sample"
+    PROBE_FAULT = "probe_fault"
+    DOOR_CHANGED = "door_changed"
+    LOCK_CHANGED = "lock_changed"
+    PRESENCE_CHANGED = "presence_changed"
+    TAGS_CHANGED = "tags_changed"
+    POWER_CHANGED = "power_changed"
+    BADGE_PRESENTED = "badge_presented"
+    BARCODE_SCANNED = "barcode_scanned"
+    INPUT_REJECTED = "input_rejected"
+    HARDWARE_FAULT = "hardware_fault"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordId:
+    """The identity of one record, unique across the fleet and across restarts.
+
+    ``boot_epoch`` counts the agent's starts on this device (persisted before first use), and
+    ``sequence`` counts records within the device; together with ``device_id`` they never
+    repeat, so the hospital side can upsert on them.
+    """
+
+    device_id: str
+    boot_epoch: int
+    sequence: int
+
+    def __post_init__(self) -> None:
+        if not self.device_id:
+            raise ValueError("device_id must not be empty")
+        if self.boot_epoch < 0:
+            raise ValueError(f"boot_epoch must be >= 0, got {self.boot_epoch}")
+        if not 0 <= self.sequence <= MAX_SEQUENCE:
+            raise ValueError(f"sequence must be an unsigned 64-bit number, got {self.sequence}")
+
+    def __str__(self) -> str:
+        return f"{self.device_id}/{self.boot_epoch}/{self.sequence}"
+
+
+# --- payloads ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStarted:
+    """The agent came up: what it runs and on which profile."""
+
+    TYPE: ClassVar[EventType] = EventType.AGENT_STARTED
+    version: str
+    profile: str
+    backend: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStopping:
+    """The agent is shutting down in order (a signal or an operator), not crashing."""
+
+    TYPE: ClassVar[EventType] = EventType.AGENT_STOPPING
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TemperatureSample:
+    """One valid reading of one probe, in degrees Celsius."""
+
+    TYPE: ClassVar[EventType] = EventType.TEMPERATURE_SAMPLE
+    probe: str
+    celsius: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeFault:
+    """A probe did not give a usable reading: no answer, a failed read or an impossible value.
+
+    ``value`` holds the rejected reading when there was one (an implausible number), so a
+    reviewer can see what the probe said.
+    """
+
+    TYPE: ClassVar[EventType] = EventType.PROBE_FAULT
+    probe: str
+    reason: str
+    value: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DoorChanged:
+    """A door or lid sensor changed state (after debouncing)."""
+
+    TYPE: ClassVar[EventType] = EventType.DOOR_CHANGED
+    door: str
+    open: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LockChanged:
+    """The agent locked or released a lock (``lock`` is ``slot-<n>`` or a door's name)."""
+
+    TYPE: ClassVar[EventType] = EventType.LOCK_CHANGED
+    lock: str
+    locked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """A slot presence sensor changed state (after debouncing)."""
+
+    TYPE: ClassVar[EventType] = EventType.PRESENCE_CHANGED
+    slot: int
+    present: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TagsChanged:
+    """An RFID inventory of one antenna found tags arriving or leaving since the last one."""
+
+    TYPE: ClassVar[EventType] = EventType.TAGS_CHANGED
+    antenna: str
+    arrived: tuple[str, ...]
+    left: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PowerChanged:
+    """Mains power was lost or restored, or the battery crossed its low threshold."""
+
+    TYPE: ClassVar[EventType] = EventType.POWER_CHANGED
+    on_mains: bool
+    battery_fraction: float | None
+    battery_low: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BadgePresented:
+    """A badge was read at the badge reader; its UID as the reader reported it."""
+
+    TYPE: ClassVar[EventType] = EventType.BADGE_PRESENTED
+    reader: str
+    badge_uid: str
+
+
+@dataclass(frozen=True, slots=True)
+class BarcodeScanned:
+    """A barcode was read; ``symbology`` is the AIM identifier when the scanner sent one."""
+
+    TYPE: ClassVar[EventType] = EventType.BARCODE_SCANNED
+    scanner: str
+    data: str
+    symbology: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InputRejected:
+    """Input from a reader or scanner that could not be understood (invariant 8).
+
+    ``raw`` is the offending bytes in hexadecimal, kept so the incident can be examined.
+    """
+
+    TYPE: ClassVar[EventType] = EventType.INPUT_REJECTED
+    source: str
+    reason: str
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class HardwareFault:
+    """A part failed: a lock that did not move, a sensor that stopped answering.
+
+    ``recovered`` is True on the event that reports the part working again.
+    """
+
+    TYPE: ClassVar[EventType] = EventType.HARDWARE_FAULT
+    part: str
+    error: str
+    detail: str
+    recovered: bool = False
+
+
+Payload = (
+    AgentStarted
+    | AgentStopping
+    | TemperatureSample
+    | ProbeFault
+    | DoorChanged
+    | LockChanged
+    | PresenceChanged
+    | TagsChanged
+    | PowerChanged
+    | BadgePresented
+    | BarcodeScanned
+    | InputRejected
+    | HardwareFault
+)
+
+PAYLOAD_TYPES: dict[EventType, type[Payload]] = {
+    cls.TYPE: cls
+    for cls in (
+        AgentStarted,
+        AgentStopping,
+        TemperatureSample,
+        ProbeFault,
+        DoorChanged,
+        LockChanged,
+        PresenceChanged,
+        TagsChanged,
+        PowerChanged,
+        BadgePresented,
+        BarcodeScanned,
+        InputRejected,
+        HardwareFault,
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One stamped record: identity, the three facts about time, and a typed payload.
+
+    ``wall_ns`` is nanoseconds since the Unix epoch as the device's clock read it;
+    ``monotonic_ns`` is nanoseconds on the device's monotonic clock (meaningful within one boot
+    epoch); ``clock_synchronised`` tells whether ``wall_ns`` can be trusted.
+    """
+
+    id: RecordId
+    wall_ns: int
+    monotonic_ns: int
+    clock_synchronised: bool
+    payload: Payload
+
+    @property
+    def type(self) -> EventType:
+        """The event type, taken from the payload's class."""
+        return self.payload.TYPE
