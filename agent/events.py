@@ -30,7 +30,6 @@ __all__ = [
     "EventType",
     "HardwareFault",
     "InputRejected",
-    "LockChanged",
     "Payload",
     "PowerChanged",
     "PresenceChanged",
@@ -53,7 +52,6 @@ class EventType(enum.StrEnum):
     TEMPERATURE_SAMPLE = "temperature_sample"
     PROBE_FAULT = "probe_fault"
     DOOR_CHANGED = "door_changed"
-    LOCK_CHANGED = "lock_changed"
     PRESENCE_CHANGED = "presence_changed"
     TAGS_CHANGED = "tags_changed"
     POWER_CHANGED = "power_changed"
@@ -120,16 +118,18 @@ class TemperatureSample:
 
 @dataclass(frozen=True, slots=True)
 class ProbeFault:
-    """A probe did not give a usable reading: no answer, a failed read or an impossible value.
+    """A probe stopped giving usable readings: no answer, a failed read or an impossible value.
 
-    ``value`` holds the rejected reading when there was one (an implausible number), so a
-    reviewer can see what the probe said.
+    Recorded once when a fault begins (or its reason changes), and once with ``cleared`` when
+    valid readings resume - not for every failed sample. ``value`` holds the rejected reading
+    when there was one (an implausible number), so a reviewer can see what the probe said.
     """
 
     TYPE: ClassVar[EventType] = EventType.PROBE_FAULT
     probe: str
     reason: str
     value: float | None = None
+    cleared: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,15 +139,6 @@ class DoorChanged:
     TYPE: ClassVar[EventType] = EventType.DOOR_CHANGED
     door: str
     open: bool
-
-
-@dataclass(frozen=True, slots=True)
-class LockChanged:
-    """The agent locked or released a lock (``lock`` is ``slot-<n>`` or a door's name)."""
-
-    TYPE: ClassVar[EventType] = EventType.LOCK_CHANGED
-    lock: str
-    locked: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +222,6 @@ Payload = (
     | TemperatureSample
     | ProbeFault
     | DoorChanged
-    | LockChanged
     | PresenceChanged
     | TagsChanged
     | PowerChanged
@@ -249,7 +239,6 @@ PAYLOAD_TYPES: dict[EventType, type[Payload]] = {
         TemperatureSample,
         ProbeFault,
         DoorChanged,
-        LockChanged,
         PresenceChanged,
         TagsChanged,
         PowerChanged,

@@ -1,0 +1,38 @@
+# The two commands of the README, and what they need. Everything runs from a project-local
+# virtual environment (.venv) that the first command creates from pyproject.toml.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: sim test lint typecheck unit bench clean
+
+# Run the simulated 72-slot cabinet, live in the terminal (PROFILE=fridge|transport, SPEED=60).
+sim: $(STAMP)
+	$(BIN)/hemotrace sim --profile $(or $(PROFILE),cabinet) --speed $(or $(SPEED),1)
+
+# Everything CI runs: lint, format check, strict typing, the whole test suite.
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/sim_speed.py
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

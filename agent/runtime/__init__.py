@@ -1,0 +1,1 @@
+"""The runtime: wiring a profile to a hardware backend and the agent's services."""

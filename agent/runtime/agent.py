@@ -1,0 +1,85 @@
+"""The agent: one device's services, started together and stopped in order.
+
+:class:`Agent` wires a profile's hardware backend to the services (probe sampling, sensor and
+reader watchers) and runs them in one :class:`asyncio.TaskGroup` with named tasks. It records
+:class:`~agent.events.AgentStarted` before any service runs and
+:class:`~agent.events.AgentStopping` after they have all stopped, so the record of a run is
+bracketed. If a service fails, the task group cancels the others and the error propagates: the
+supervisor above decides whether to restart, and nothing is silently half-running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Coroutine
+from typing import Any
+
+from agent import __version__
+from agent.clock import Clock
+from agent.config.schema import Profile
+from agent.events import AgentStarted, AgentStopping
+from agent.hal.hardware import Backend
+from agent.runtime.sampler import ProbeSampler, SampledProbe
+from agent.runtime.stream import EventStream
+from agent.runtime.watchers import SensorWatchers
+
+__all__ = ["Agent"]
+
+_log = logging.getLogger(__name__)
+
+
+class Agent:
+    """Runs one device; see the module docstring."""
+
+    def __init__(
+        self, *, profile: Profile, backend: Backend, clock: Clock, stream: EventStream
+    ) -> None:
+        self.profile = profile
+        self.backend = backend
+        self.clock = clock
+        self.stream = stream
+        self.samplers = self._samplers()
+        self.watchers = SensorWatchers(profile, backend.hardware, stream)
+
+    def _samplers(self) -> list[ProbeSampler]:
+        by_interval: dict[float, list[SampledProbe]] = defaultdict(list)
+        parts = self.backend.hardware.probes
+        for probe in self.profile.probes:
+            by_interval[probe.interval_s].append(SampledProbe(parts[probe.name], probe))
+        return [
+            ProbeSampler(probes, interval_s=interval, clock=self.clock, stream=self.stream)
+            for interval, probes in sorted(by_interval.items())
+        ]
+
+    def _services(self) -> dict[str, Coroutine[Any, Any, None]]:
+        services: dict[str, Coroutine[Any, Any, None]] = {
+            f"backend:{self.backend.name}": self.backend.run()
+        }
+        for sampler in self.samplers:
+            services[f"sampler:{sampler.interval_s:g}s"] = sampler.run()
+        services.update(self.watchers.services())
+        return services
+
+    async def run(self, stop: asyncio.Future[str]) -> None:
+        """Run every service until ``stop`` resolves, then stop them and record the reason
+        ``stop`` resolved with."""
+        await self.stream.record(
+            AgentStarted(
+                version=__version__,
+                profile=self.profile.device.kind.value,
+                backend=self.backend.name,
+            )
+        )
+        _log.info(
+            "agent started",
+            extra={"fields": {"device": self.profile.device.id, "backend": self.backend.name}},
+        )
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(coro, name=name) for name, coro in self._services().items()]
+            reason = await asyncio.shield(stop)
+            for task in tasks:
+                task.cancel()
+        await self.stream.record(AgentStopping(reason=reason))
+        _log.info("agent stopped", extra={"fields": {"reason": reason}})

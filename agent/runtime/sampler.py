@@ -1,0 +1,95 @@
+"""Temperature sampling: every probe, at its configured interval, into the event stream.
+
+Probes that share an interval are read together by one task, on a fixed schedule of the agent's
+monotonic clock (``start + k * interval``), so sampling does not drift however long a read takes;
+a tick missed because reads overran is skipped, not made up in a burst.
+
+A reading becomes a :class:`~agent.events.TemperatureSample` only if it is a number inside the
+probe's plausible range; anything else - no answer, a failed read, NaN, 85 °C from a DS18B20
+that never converted - is a :class:`~agent.events.ProbeFault`, recorded when the fault begins
+and again (``cleared``) when valid readings resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agent.clock import Clock
+from agent.config.schema import ProbeConfig
+from agent.events import ProbeFault, TemperatureSample
+from agent.hal.errors import HalError
+from agent.hal.parts import TemperatureProbe
+from agent.runtime.stream import EventStream
+
+__all__ = ["ProbeSampler", "SampledProbe"]
+
+
+@dataclass(frozen=True, slots=True)
+class SampledProbe:
+    """A probe part together with its profile entry."""
+
+    part: TemperatureProbe
+    config: ProbeConfig
+
+
+class ProbeSampler:
+    """Samples a group of probes that share one interval; see the module docstring."""
+
+    def __init__(
+        self,
+        probes: Sequence[SampledProbe],
+        *,
+        interval_s: float,
+        clock: Clock,
+        stream: EventStream,
+    ) -> None:
+        if interval_s <= 0:
+            raise ValueError(f"interval_s must be > 0, got {interval_s}")
+        self._probes = tuple(probes)
+        self.interval_s = interval_s
+        self._clock = clock
+        self._stream = stream
+        self._fault: dict[str, str] = {}
+
+    async def run(self) -> None:
+        """Sample on schedule until cancelled."""
+        next_at = self._clock.monotonic()
+        while True:
+            for probe in self._probes:
+                await self.sample(probe)
+            now = self._clock.monotonic()
+            next_at += self.interval_s
+            if next_at < now:
+                next_at += math.ceil((now - next_at) / self.interval_s) * self.interval_s
+            await asyncio.sleep(next_at - now)
+
+    async def sample(self, probe: SampledProbe) -> None:
+        """Read one probe once and record the outcome."""
+        name = probe.config.name
+        try:
+            value = await probe.part.read()
+        except HalError as error:
+            await self._faulted(name, f"{type(error).__name__}: {error.detail}", None)
+            return
+        if not math.isfinite(value) or not (
+            probe.config.plausible_min_c <= value <= probe.config.plausible_max_c
+        ):
+            reason = (
+                f"implausible reading (plausible {probe.config.plausible_min_c:g}"
+                f" to {probe.config.plausible_max_c:g} °C)"
+            )
+            await self._faulted(name, reason, value if math.isfinite(value) else None)
+            return
+        if name in self._fault:
+            del self._fault[name]
+            await self._stream.record(ProbeFault(probe=name, reason="recovered", cleared=True))
+        await self._stream.record(TemperatureSample(probe=name, celsius=value))
+
+    async def _faulted(self, name: str, reason: str, value: float | None) -> None:
+        if self._fault.get(name) == reason:
+            return
+        self._fault[name] = reason
+        await self._stream.record(ProbeFault(probe=name, reason=reason, value=value))

@@ -1,0 +1,428 @@
+"""A whole simulated device: its parts, its physics, its contents and the bench hooks.
+
+:class:`SimDevice` is the simulator's :class:`agent.hal.Backend`. Built from a device profile,
+it assembles one simulated part per configured part, keeps the physical world they sense -
+where each unit is, which doors are open, the thermal model, the battery - and offers bench
+hooks that tests, scenarios and the live view use to act on that world as a person or a fault
+would.
+
+The physical rules are kept: a unit can be taken from a cabinet slot only while the slot's lock
+is released, or by force; a fridge or box must be open to put a unit in or take one out; a
+locked door opens only by force. A bench action the world does not allow raises
+:class:`BenchError` and changes nothing.
+
+Physics is advanced lazily to the clock's time whenever something reads or changes the world,
+and every ``physics_period_s`` in the background so that battery and power changes are seen
+when nothing reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+
+from agent.clock import Clock
+from agent.config.schema import DeviceKind, ProbeKind, Profile
+from agent.hal.hardware import Hardware, SlotParts
+from agent.hal.parts import PowerStatus
+from hal_sim.battery import BatteryModel
+from hal_sim.parts import (
+    ProbeFaultMode,
+    SimBadgeReader,
+    SimBarcodeScanner,
+    SimDoorSensor,
+    SimIndicator,
+    SimLock,
+    SimPart,
+    SimPowerMonitor,
+    SimPresenceSensor,
+    SimProbe,
+    SimRfidReader,
+    SimSlotLight,
+)
+from hal_sim.signal import Signal
+from hal_sim.thermal import RefrigeratorModel, ThermalModel, make_thermal_model
+from hal_sim.units import SimUnit
+
+__all__ = ["BenchError", "SimDevice"]
+
+_AIR_PROBE_SPREAD_C = 0.6
+"""Air probes read warmer near the top of a cabinet: the first air probe reads this much
+above the mean, the last this much below, the others evenly in between."""
+
+
+class BenchError(Exception):
+    """A bench action the simulated world does not allow (the slot is locked, the slot is
+    full, no such unit). Nothing was changed."""
+
+
+class SimDevice:
+    """The simulated device of one profile; see the module docstring."""
+
+    name = "sim"
+
+    def __init__(self, profile: Profile, clock: Clock, *, physics_period_s: float = 10.0) -> None:
+        self.profile = profile
+        self._clock = clock
+        self._physics_period_s = physics_period_s
+        self._rng = random.Random(profile.sim.seed)
+        self._last_step = clock.monotonic()
+
+        self.thermal: ThermalModel = make_thermal_model(profile.sim.thermal)
+        self.battery = BatteryModel(profile.sim.power)
+        self._apply_mains()
+        self._power = Signal(self._power_status())
+
+        # What is where.
+        self.slot_units: dict[int, SimUnit | None] = dict.fromkeys(
+            range(1, profile.slots + 1), None
+        )
+        self._occupied = {slot: Signal(False) for slot in self.slot_units}
+        self.loose_units: dict[str, tuple[SimUnit, str]] = {}
+        self._door_open = {door.name: Signal(False) for door in profile.doors}
+
+        self.locks = {
+            slot: SimLock(f"slot-{slot}-lock", max_release_s=profile.slot_release_s)
+            for slot in self.slot_units
+        }
+        self.presence = {
+            slot: SimPresenceSensor(f"slot-{slot}-presence", slot, self._occupied[slot])
+            for slot in self.slot_units
+        }
+        self.lights = {slot: SimSlotLight(f"slot-{slot}-light", slot) for slot in self.slot_units}
+        self.door_sensors = {
+            door.name: SimDoorSensor(f"{door.name}-sensor", self._door_open[door.name])
+            for door in profile.doors
+        }
+        self.door_locks = {
+            door.name: SimLock(f"{door.name}-lock", max_release_s=profile.slot_release_s)
+            for door in profile.doors
+            if door.locked
+        }
+        self.rfid = (
+            SimRfidReader(profile.rfid.name, profile.rfid.antennas, self._tags_at, self._rng)
+            if profile.rfid is not None
+            else None
+        )
+        self.scanner = SimBarcodeScanner(profile.scanner) if profile.scanner else None
+        self.badge_reader = SimBadgeReader(profile.badge_reader) if profile.badge_reader else None
+        self.probes = self._make_probes()
+        self.power_monitor = SimPowerMonitor("power", self._power)
+        self.indicator = SimIndicator("indicator")
+
+        self._hardware = Hardware(
+            slots={
+                slot: SlotParts(
+                    lock=self.locks[slot], presence=self.presence[slot], light=self.lights[slot]
+                )
+                for slot in self.slot_units
+            },
+            doors=dict(self.door_sensors),
+            door_locks=dict(self.door_locks),
+            rfid=self.rfid,
+            scanner=self.scanner,
+            badge_reader=self.badge_reader,
+            probes=dict(self.probes),
+            power=self.power_monitor,
+            indicator=self.indicator,
+            antenna_of_slot=(
+                {slot: f"slot-{slot}" for slot in self.slot_units}
+                if profile.rfid is not None and profile.rfid.per_slot
+                else {}
+            ),
+        )
+
+    # --- the Backend protocol ------------------------------------------------------------
+
+    @property
+    def hardware(self) -> Hardware:
+        return self._hardware
+
+    async def run(self) -> None:
+        """Advance the physics every ``physics_period_s`` until cancelled."""
+        while True:
+            await asyncio.sleep(self._physics_period_s)
+            self.advance_physics()
+
+    # --- physics ---------------------------------------------------------------------------
+
+    def advance_physics(self) -> None:
+        """Bring thermal model and battery level with the clock."""
+        now = self._clock.monotonic()
+        elapsed = now - self._last_step
+        if elapsed <= 0:
+            return
+        self._last_step = now
+        self.thermal.step(elapsed)
+        self.battery.step(elapsed)
+        self._power.set(self._power_status())
+
+    def _apply_mains(self) -> None:
+        """A refrigerator's compressor runs on mains; a passive box has nothing to power."""
+        if isinstance(self.thermal, RefrigeratorModel):
+            self.thermal.on_mains = self.battery.on_mains
+
+    def _power_status(self) -> PowerStatus:
+        if not self.profile.power.battery:
+            return PowerStatus(
+                on_mains=self.battery.on_mains, battery_fraction=None, battery_volts=None
+            )
+        return PowerStatus(
+            on_mains=self.battery.on_mains,
+            battery_fraction=round(self.battery.fraction, 2),
+            battery_volts=round(self.battery.volts, 2),
+        )
+
+    def _make_probes(self) -> dict[str, SimProbe]:
+        air = [p for p in self.profile.probes if p.kind is ProbeKind.AIR]
+        probes: dict[str, SimProbe] = {}
+        noise = self.profile.sim.probe_noise_c
+        for probe in self.profile.probes:
+            if probe.kind is ProbeKind.AIR:
+                index = air.index(probe)
+                offset = (
+                    0.0 if len(air) == 1 else _AIR_PROBE_SPREAD_C * (1 - 2 * index / (len(air) - 1))
+                )
+                probes[probe.name] = SimProbe(
+                    probe.name, self._air_sense(offset), noise_c=noise, rng=self._rng
+                )
+            else:
+                probes[probe.name] = SimProbe(
+                    probe.name, self._product_sense, noise_c=noise, rng=self._rng
+                )
+        return probes
+
+    def _air_sense(self, offset_c: float) -> Callable[[], float]:
+        def sense() -> float:
+            self.advance_physics()
+            return self.thermal.air_c + offset_c
+
+        return sense
+
+    def _product_sense(self) -> float:
+        self.advance_physics()
+        return self.thermal.product_c
+
+    def _tags_at(self, antenna: str) -> frozenset[str]:
+        if (
+            antenna.startswith("slot-")
+            and self.profile.rfid is not None
+            and self.profile.rfid.per_slot
+        ):
+            unit = self.slot_units.get(int(antenna.removeprefix("slot-")))
+            return frozenset() if unit is None else frozenset({unit.tag_uid})
+        return frozenset(
+            unit.tag_uid for unit, where in self.loose_units.values() if where == antenna
+        )
+
+    # --- bench hooks: contents -------------------------------------------------------------
+
+    def stock(self, unit: SimUnit, slot: int | None = None) -> None:
+        """Load a unit before the agent starts (commissioning), ignoring locks and doors."""
+        self._place(unit, slot)
+
+    def put_unit(self, unit: SimUnit, slot: int | None = None, *, force: bool = False) -> None:
+        """A person puts a unit into a slot (cabinet) or into the fridge or box."""
+        if slot is not None:
+            self._require_slot_open(slot, force=force)
+        elif not self._any_door_open():
+            raise BenchError("the door is closed: open it before putting a unit in")
+        self._place(unit, slot)
+
+    def take_unit(
+        self, slot: int | None = None, *, tag_uid: str | None = None, force: bool = False
+    ) -> SimUnit:
+        """A person takes a unit out of a slot (cabinet), or by tag out of a fridge or box."""
+        if slot is not None:
+            unit = self._slot_unit(slot)
+            if unit is None:
+                raise BenchError(f"slot {slot} is empty")
+            self._require_slot_open(slot, force=force)
+            self.slot_units[slot] = None
+            self._set_occupied(slot, occupied=False)
+            return unit
+        if tag_uid is None:
+            raise BenchError("say which unit: a slot or a tag UID")
+        if tag_uid not in self.loose_units:
+            raise BenchError(f"no unit with tag {tag_uid} is inside")
+        if not self._any_door_open() and not force:
+            raise BenchError("the door is closed: open it before taking a unit out")
+        unit, _ = self.loose_units.pop(tag_uid)
+        return unit
+
+    def find_unit(self, din: str) -> SimUnit | None:
+        """The unit with this DIN, wherever it is in the device."""
+        for unit in self.slot_units.values():
+            if unit is not None and unit.din == din:
+                return unit
+        for unit, _ in self.loose_units.values():
+            if unit.din == din:
+                return unit
+        return None
+
+    def _place(self, unit: SimUnit, slot: int | None) -> None:
+        if self.find_unit(unit.din) is not None:
+            raise BenchError(f"unit {unit.din} is already in the device")
+        if slot is not None:
+            if self._slot_unit(slot) is not None:
+                raise BenchError(f"slot {slot} is already occupied")
+            self.slot_units[slot] = unit
+            self._set_occupied(slot, occupied=True)
+            return
+        if self.profile.device.kind is DeviceKind.CABINET:
+            raise BenchError("a cabinet holds units in slots: say which slot")
+        antennas = self.rfid.antennas if self.rfid is not None else ("inside",)
+        antenna = antennas[len(self.loose_units) % len(antennas)]
+        self.loose_units[unit.tag_uid] = (unit, antenna)
+
+    def _slot_unit(self, slot: int) -> SimUnit | None:
+        if slot not in self.slot_units:
+            raise BenchError(f"there is no slot {slot} (slots are 1-{len(self.slot_units)})")
+        return self.slot_units[slot]
+
+    def _require_slot_open(self, slot: int, *, force: bool) -> None:
+        self._slot_unit(slot)
+        if self.locks[slot].locked.value and not force:
+            raise BenchError(f"slot {slot} is locked")
+
+    def _set_occupied(self, slot: int, *, occupied: bool) -> None:
+        self._occupied[slot].set(occupied)
+        self.presence[slot].refresh()
+
+    # --- bench hooks: doors, environment, power ----------------------------------------------
+
+    def open_door(self, name: str | None = None, *, force: bool = False) -> None:
+        """A person opens a door or lid; a locked one only by force."""
+        door = self._door_name(name)
+        lock = self.door_locks.get(door)
+        if lock is not None and lock.locked.value and not force:
+            raise BenchError(f"door {door!r} is locked")
+        self._set_door(door, is_open=True)
+
+    def close_door(self, name: str | None = None) -> None:
+        self._set_door(self._door_name(name), is_open=False)
+
+    def door_is_open(self, name: str | None = None) -> bool:
+        return self._door_open[self._door_name(name)].value
+
+    def set_ambient(self, celsius: float) -> None:
+        """The room (or the ambulance) around the device changes temperature."""
+        self.advance_physics()
+        self.thermal.ambient_c = celsius
+
+    def cut_power(self) -> None:
+        self.advance_physics()
+        self.battery.on_mains = False
+        self._apply_mains()
+        self._power.set(self._power_status())
+
+    def restore_power(self) -> None:
+        self.advance_physics()
+        self.battery.on_mains = True
+        self._apply_mains()
+        self._power.set(self._power_status())
+
+    def drain_battery(self, fraction: float) -> None:
+        """Inject a battery at ``fraction`` state of charge (a low battery, a dead one)."""
+        self.advance_physics()
+        self.battery.drain_to(fraction)
+        self._power.set(self._power_status())
+
+    def _door_name(self, name: str | None) -> str:
+        if name is None:
+            return next(iter(self._door_open))
+        if name not in self._door_open:
+            raise BenchError(f"there is no door {name!r} (doors: {', '.join(self._door_open)})")
+        return name
+
+    def _set_door(self, door: str, *, is_open: bool) -> None:
+        self.advance_physics()
+        self._door_open[door].set(is_open)
+        self.door_sensors[door].refresh()
+        self.thermal.door_open = self._any_door_open()
+
+    def _any_door_open(self) -> bool:
+        return any(signal.value for signal in self._door_open.values())
+
+    # --- bench hooks: people at the readers ---------------------------------------------------
+
+    def present_badge(self, uid: str) -> None:
+        if self.badge_reader is None:
+            raise BenchError("this device has no badge reader")
+        self.badge_reader.present(uid)
+
+    def scan(self, data: str, symbology: str | None = None) -> None:
+        if self.scanner is None:
+            raise BenchError("this device has no barcode scanner")
+        self.scanner.scan(data, symbology)
+
+    def scan_unit(self, unit: SimUnit) -> None:
+        """Scan every barcode on a unit's label, in label order."""
+        for barcode in unit.barcodes():
+            self.scan(barcode)
+
+    def feed_garbage(self, source: str, raw: bytes) -> None:
+        """A reader delivers bytes it cannot decode (``source`` is ``scanner`` or ``badge``)."""
+        reader = {"scanner": self.scanner, "badge": self.badge_reader}.get(source)
+        if reader is None:
+            raise BenchError(f"no reader {source!r} on this device (scanner or badge)")
+        reader.feed_garbage(raw)
+
+    # --- bench hooks: faults -------------------------------------------------------------------
+
+    def jam_lock(
+        self, slot: int | None = None, *, door: str | None = None, jammed: bool = True
+    ) -> None:
+        self._lock(slot, door).jammed = jammed
+
+    def stick_presence(self, slot: int, value: bool | None) -> None:
+        """Stick a slot's presence sensor at ``value``; ``None`` frees it."""
+        self._slot_unit(slot)
+        self.presence[slot].stuck_at = value
+
+    def stick_door_sensor(self, door: str | None, value: bool | None) -> None:
+        self.door_sensors[self._door_name(door)].stuck_at = value
+
+    def probe_fault(self, probe: str, mode: ProbeFaultMode) -> None:
+        if probe not in self.probes:
+            raise BenchError(f"there is no probe {probe!r} (probes: {', '.join(self.probes)})")
+        self.probes[probe].fault = mode
+
+    def rfid_miss_rate(self, rate: float) -> None:
+        if self.rfid is None:
+            raise BenchError("this device has no RFID reader")
+        if not 0.0 <= rate <= 1.0:
+            raise BenchError(f"a miss rate is between 0 and 1, got {rate}")
+        self.rfid.miss_rate = rate
+
+    def set_connected(self, part: str, *, connected: bool) -> None:
+        """Unplug (or plug back) any part by its name."""
+        self.part(part).connected = connected
+
+    def part(self, name: str) -> SimPart:
+        """Any simulated part by its name."""
+        parts: list[SimPart] = [
+            *self.locks.values(),
+            *self.presence.values(),
+            *self.lights.values(),
+            *self.door_sensors.values(),
+            *self.door_locks.values(),
+            *self.probes.values(),
+            self.power_monitor,
+            self.indicator,
+        ]
+        parts.extend(p for p in (self.rfid, self.scanner, self.badge_reader) if p is not None)
+        for candidate in parts:
+            if candidate.name == name:
+                return candidate
+        raise BenchError(f"there is no part {name!r}")
+
+    def _lock(self, slot: int | None, door: str | None) -> SimLock:
+        if slot is not None:
+            self._slot_unit(slot)
+            return self.locks[slot]
+        door_name = self._door_name(door)
+        if door_name not in self.door_locks:
+            raise BenchError(f"door {door_name!r} has no lock")
+        return self.door_locks[door_name]

@@ -1,0 +1,91 @@
+"""A simulated device with its agent, ready to run: what ``hemotrace sim``, the scenario
+runner, the live view, the tests and the benchmark all start from.
+
+:func:`start_session` must be called on a running :class:`~hal_sim.clock.VirtualTimeLoop` (or
+any loop, for real time). It builds the simulated device of a profile, the event stream and the
+agent, keeps the most recent events for display, and starts the agent as a task; stop it with
+:meth:`SimSession.stop`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+from dataclasses import dataclass, field
+
+from agent.config.schema import Profile
+from agent.events import Event, EventType, ProbeFault, TemperatureSample
+from agent.runtime.agent import Agent
+from agent.runtime.event_log import log_event
+from agent.runtime.stream import EventStream
+from hal_sim.clock import SimClock
+from hal_sim.device import SimDevice
+
+__all__ = ["DEFAULT_WALL_EPOCH", "SimSession", "start_session"]
+
+DEFAULT_WALL_EPOCH = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
+"""Where simulated wall-clock time starts unless told otherwise: a Monday morning."""
+
+
+@dataclass
+class SimSession:
+    """A running simulated device: the device (bench hooks), its agent and what it recorded."""
+
+    profile: Profile
+    clock: SimClock
+    device: SimDevice
+    stream: EventStream
+    agent: Agent
+    task: asyncio.Task[None]
+    stop_requested: asyncio.Future[str]
+    recent: collections.deque[Event] = field(default_factory=lambda: collections.deque(maxlen=200))
+    latest_temperatures: dict[str, float | None] = field(default_factory=dict)
+    counts: collections.Counter[EventType] = field(default_factory=collections.Counter)
+
+    def _observe(self, event: Event) -> None:
+        self.counts[event.type] += 1
+        match event.payload:
+            case TemperatureSample(probe=probe, celsius=celsius):
+                self.latest_temperatures[probe] = celsius
+                return
+            case ProbeFault(probe=probe, cleared=False):
+                self.latest_temperatures[probe] = None
+        self.recent.append(event)
+
+    async def stop(self, reason: str = "simulation ended") -> None:
+        """Stop the agent in order and wait for it."""
+        if not self.stop_requested.done():
+            self.stop_requested.set_result(reason)
+        await self.task
+
+
+async def start_session(
+    profile: Profile,
+    *,
+    boot_epoch: int = 1,
+    wall_epoch: dt.datetime = DEFAULT_WALL_EPOCH,
+    log_events: bool = True,
+) -> SimSession:
+    """Build the simulated device of ``profile`` and start its agent on the running loop."""
+    loop = asyncio.get_running_loop()
+    clock = SimClock(loop, wall_epoch_ns=int(wall_epoch.timestamp()) * 1_000_000_000)
+    device = SimDevice(profile, clock)
+    stream = EventStream(device_id=profile.device.id, boot_epoch=boot_epoch, clock=clock)
+    agent = Agent(profile=profile, backend=device, clock=clock, stream=stream)
+    stop_requested: asyncio.Future[str] = loop.create_future()
+    task = loop.create_task(agent.run(stop_requested), name=f"agent:{profile.device.id}")
+    session = SimSession(
+        profile=profile,
+        clock=clock,
+        device=device,
+        stream=stream,
+        agent=agent,
+        task=task,
+        stop_requested=stop_requested,
+    )
+    stream.observe(session._observe)
+    if log_events:
+        stream.observe(log_event)
+    await asyncio.sleep(0)
+    return session
