@@ -83,13 +83,16 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     """
 
     def __init__(self, *, speed: float | None = None, start: float = 0.0) -> None:
-        if speed is not None and speed <= 0:
-            raise ValueError(f"speed must be > 0 or None, got {speed}")
         self._virtual = start
-        self._speed = speed
+        self._speed: float | None = None
         self._wall_anchor = time.monotonic()
         self._virtual_anchor = start
         super().__init__(_VirtualSelector(selectors.DefaultSelector(), self))
+        try:
+            self.speed = speed
+        except ValueError:
+            self.close()
+            raise
 
     @property
     def speed(self) -> float | None:
@@ -140,16 +143,16 @@ class SimClock:
     def __init__(
         self, loop: asyncio.AbstractEventLoop, *, wall_epoch_ns: int, synchronised: bool = True
     ) -> None:
-        self._loop = loop
+        self._time = loop.time
         self._origin = loop.time()
         self._wall_epoch_ns = wall_epoch_ns
         self.is_synchronised = synchronised
 
     def monotonic(self) -> float:
-        return self._loop.time()
+        return self._time()
 
     def wall_ns(self) -> int:
-        return self._wall_epoch_ns + round((self._loop.time() - self._origin) * _NS_PER_S)
+        return self._wall_epoch_ns + round((self._time() - self._origin) * _NS_PER_S)
 
     def synchronised(self) -> bool:
         return self.is_synchronised

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from agent.config.schema import Profile
@@ -21,6 +22,7 @@ from agent.runtime.event_log import log_event
 from agent.runtime.stream import EventStream
 from hal_sim.clock import SimClock
 from hal_sim.device import SimDevice
+from hal_sim.units import SimUnit
 
 __all__ = ["DEFAULT_WALL_EPOCH", "SimSession", "start_session"]
 
@@ -44,13 +46,13 @@ class SimSession:
     counts: collections.Counter[EventType] = field(default_factory=collections.Counter)
 
     def _observe(self, event: Event) -> None:
-        self.counts[event.type] += 1
-        match event.payload:
-            case TemperatureSample(probe=probe, celsius=celsius):
-                self.latest_temperatures[probe] = celsius
-                return
-            case ProbeFault(probe=probe, cleared=False):
-                self.latest_temperatures[probe] = None
+        payload = event.payload
+        self.counts[payload.TYPE] += 1
+        if type(payload) is TemperatureSample:  # the hot path: eight a second
+            self.latest_temperatures[payload.probe] = payload.celsius
+            return
+        if isinstance(payload, ProbeFault) and not payload.cleared:
+            self.latest_temperatures[payload.probe] = None
         self.recent.append(event)
 
     async def stop(self, reason: str = "simulation ended") -> None:
@@ -66,11 +68,15 @@ async def start_session(
     boot_epoch: int = 1,
     wall_epoch: dt.datetime = DEFAULT_WALL_EPOCH,
     log_events: bool = True,
+    stock: Iterable[tuple[SimUnit, int | None]] = (),
 ) -> SimSession:
-    """Build the simulated device of ``profile`` and start its agent on the running loop."""
+    """Build the simulated device of ``profile``, load the ``stock`` units (each with its slot,
+    or None for a fridge or box) as if commissioned, and start its agent on the running loop."""
     loop = asyncio.get_running_loop()
     clock = SimClock(loop, wall_epoch_ns=int(wall_epoch.timestamp()) * 1_000_000_000)
     device = SimDevice(profile, clock)
+    for unit, slot in stock:
+        device.stock(unit, slot)
     stream = EventStream(device_id=profile.device.id, boot_epoch=boot_epoch, clock=clock)
     agent = Agent(profile=profile, backend=device, clock=clock, stream=stream)
     stop_requested: asyncio.Future[str] = loop.create_future()

@@ -575,11 +575,26 @@ _PW = 'password_file = "secrets/broker.pw"'
         (_PW, 'password = "hunter2"', "sync.password", "password_file"),
         (_PW, 'private_key = "hunter2"', "sync.private_key", "key_file"),
         (_PW, 'token = "hunter2"', "sync.token", "password_file"),
-        ("[hardware]", '[hardware]\napi_secret = "hunter2"', "hardware.api_secret", "api_secret_file"),
-        ("schema = 1", 'schema = 1\nadmin_password = "x2"', "admin_password", "admin_password_file"),
-        ("[power]", '[vendor.cloud]\nauth_token = "x"\n[power]', "vendor.cloud.auth_token", "auth_token_file"),
+        (
+            "[hardware]",
+            '[hardware]\napi_secret = "s3cr3t"',
+            "hardware.api_secret",
+            "api_secret_file",
+        ),
+        (
+            "schema = 1",
+            'schema = 1\nadmin_password = "pw99"',
+            "admin_password",
+            "admin_password_file",
+        ),
+        (
+            "[power]",
+            '[vendor.cloud]\nauth_token = "t0k"\n[power]',
+            "vendor.cloud.auth_token",
+            "auth_token_file",
+        ),
     ],
-)  # fmt: skip
+)
 def test_an_inline_secret_is_refused_and_never_shown(
     old: str, new: str, key: str, use: str
 ) -> None:

@@ -1,0 +1,75 @@
+"""What a scenario run saw: the agent's events, stamped with simulated time since the start.
+
+A :class:`Recorder` observes the session's event stream. It keeps every event except
+temperature samples (a cabinet makes eight a second; the session already keeps each probe's
+latest reading), and keeps the samples of only those probes whose readings an expectation
+checks over a span of time, as compact arrays.
+"""
+
+from __future__ import annotations
+
+import array
+import bisect
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from agent.events import Event, EventType, TemperatureSample
+
+__all__ = ["Recorded", "Recorder", "SampleSpan"]
+
+_SLACK_S = 1e-6
+"""Events are stamped in nanoseconds; times within this much of a window's edge are inside it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """One event and when it was recorded, in simulated seconds since the scenario started."""
+
+    at: float
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class SampleSpan:
+    """The readings of one probe over a span: how many, the lowest and the highest."""
+
+    count: int
+    low: float
+    high: float
+
+
+class Recorder:
+    """Observes one session's event stream; see the module docstring."""
+
+    def __init__(self, *, origin_s: float, sampled_probes: Iterable[str] = ()) -> None:
+        self._origin_s = origin_s
+        self.events: list[Recorded] = []
+        self._sample_times = {probe: array.array("d") for probe in sampled_probes}
+        self._sample_values = {probe: array.array("d") for probe in self._sample_times}
+
+    def observe(self, event: Event) -> None:
+        """The stream observer: record ``event``."""
+        at = event.monotonic_ns / 1e9 - self._origin_s
+        payload = event.payload
+        if type(payload) is not TemperatureSample:
+            self.events.append(Recorded(at, event))
+        elif payload.probe in self._sample_times:
+            self._sample_times[payload.probe].append(at)
+            self._sample_values[payload.probe].append(payload.celsius)
+
+    def between(self, since: float, until: float, kind: EventType) -> Iterator[Recorded]:
+        """The recorded events of type ``kind`` from ``since`` to ``until`` (both included)."""
+        for recorded in self.events:
+            if recorded.event.type is kind and since - _SLACK_S <= recorded.at <= until + _SLACK_S:
+                yield recorded
+
+    def samples(self, probe: str, since: float, until: float) -> SampleSpan | None:
+        """The readings of a kept probe from ``since`` to ``until`` (both included), or
+        ``None`` if there were none."""
+        times = self._sample_times[probe]
+        first = bisect.bisect_left(times, since - _SLACK_S)
+        last = bisect.bisect_right(times, until + _SLACK_S)
+        if first >= last:
+            return None
+        values = self._sample_values[probe][first:last]
+        return SampleSpan(count=len(values), low=min(values), high=max(values))
