@@ -25,9 +25,9 @@ _BOX_MAX_SUBSTEP_S = 60.0
 """The box advances in pieces of at most this long, so that a phase change of the coolant that
 starts and reverses within one step is still seen (it is detected at piece ends)."""
 
-_BISECTIONS = 40
-"""Halvings used to locate a coolant phase change inside a piece: 60 s / 2**40 is far below a
-microsecond."""
+_PHASE_CHANGE_RESOLUTION_S = 1e-6
+"""A coolant phase change is located to within this. The piece that ends at a change is at
+least half this long, so a step always finishes, whatever its length."""
 
 
 class ThermalModel(Protocol):
@@ -324,10 +324,10 @@ class PassiveBoxModel:
             remaining -= piece
 
     def _first_phase_change(self, piece_s: float, phase: int) -> tuple[float, float, float]:
-        """Bisect ``(0, piece_s]`` for the moment the coolant leaves ``phase``; return that
-        moment (just after the change, so time always advances) and the state then."""
+        """Bisect ``(0, piece_s]`` for the moment the coolant leaves ``phase``; return a moment
+        just after the change (so time advances) and the state then."""
         inside_s, outside_s = 0.0, piece_s
-        for _ in range(_BISECTIONS):
+        while outside_s - inside_s > _PHASE_CHANGE_RESOLUTION_S:
             middle_s = (inside_s + outside_s) / 2.0
             if self._phase(self._evolve(middle_s)[1]) == phase:
                 inside_s = middle_s

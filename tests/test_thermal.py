@@ -99,29 +99,30 @@ def test_a_probe_reads_the_air_plus_its_positional_offset() -> None:
 def test_two_minutes_with_the_door_open_warm_the_air_and_the_compressor_recovers() -> None:
     fridge = settled_fridge()
     before_c = fridge.air_c
-    fridge.door_open = True
     air = []
     product = []
-    for _ in range(120):
+    back_s = None
+    for second in range(1, 2 * HOUR_S + 1):
+        fridge.door_open = second <= 120
         fridge.step(1.0)
         air.append(fridge.air_c)
         product.append(fridge.product_c)
-    fridge.door_open = False
-    # tau 5 min towards ~19.5 °C (compressor running) or 22 °C: 2 min close ~1/3 of a ~15 K
-    # gap, about +5 K.
-    assert fridge.air_c - before_c > 3.0
-    assert fridge.compressor_on
-    # Back from ~9 °C at (22 - T)/180 - 0.5 ~ -0.45 K/min: under 10 min to 5 °C.
-    back_s = first_time(fridge, lambda: fridge.air_c <= UPPER_C, limit_s=15 * 60)
-    assert back_s < 12 * 60
-    for _ in range(HOUR_S):
-        fridge.step(1.0)
-        air.append(fridge.air_c)
-        product.append(fridge.product_c)
-        assert fridge.air_c <= max(air[119], UPPER_C + 0.01)
-    # The product simulant (tau 30 min) peaks lower and later than the air.
+        if second == 120:
+            # tau 5 min towards ~19.5 °C (compressor on) or 22 °C: 2 min close a third of a
+            # ~15 K gap, about +5 K.
+            assert fridge.air_c - before_c > 3.0
+            assert fridge.compressor_on
+        if second > 120 and back_s is None and fridge.air_c <= UPPER_C:
+            back_s = second - 120
+        if back_s is not None:
+            assert fridge.air_c <= UPPER_C + 0.01
+    # Back from ~9 °C at (22 - T)/180 - 0.5 ~ -0.45 K/min: 9.2 min measured.
+    assert back_s is not None and back_s < 12 * 60
+    # The product simulant (tau 30 min) peaks lower and later than the air: measured +0.8 K
+    # at 11 min against +5.2 K at 2 min.
     air_peak = max(range(len(air)), key=air.__getitem__)
     product_peak = max(range(len(product)), key=product.__getitem__)
+    assert air_peak == 119
     assert product[product_peak] < air[air_peak] - 2.0
     assert product_peak > air_peak + 5 * 60
     assert product[product_peak] < 6.0

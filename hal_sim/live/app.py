@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import time
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -60,13 +61,13 @@ class LiveView(App[None]):
     DeviceHeader { height: 1; background: $panel; }
     #body { height: 1fr; }
     #left { width: 1fr; }
-    #slots { height: auto; grid-gutter: 0 1; }
+    #slots { height: auto; grid-columns: 8; grid-gutter: 0 1; }
     .slot { height: 2; background: $surface; }
     .slot.occupied { background: $primary-darken-2; }
     .slot.released { background: $warning-darken-3; }
     ContentsPanel { height: auto; max-height: 50%; padding: 0 1; }
     EventsPanel { height: 1fr; padding: 0 1; border-top: solid $panel-lighten-2; }
-    ClimatePanel { width: 44; padding: 0 1; border-left: solid $panel-lighten-2; }
+    ClimatePanel { width: 36; padding: 0 1; border-left: solid $panel-lighten-2; }
     #message { height: auto; max-height: 24; padding: 0 1; }
     #message.error { color: $error; }
     #command { height: 3; }
@@ -156,6 +157,8 @@ class LiveView(App[None]):
                 async with asyncio.timeout(self._virtual_step()):
                     await self._wake.wait()
             now_wall, now_virtual = time.monotonic(), self._sim_loop.time()
+            if not self.is_running:  # shutting down: the panels are going away
+                return
             if now_wall - wall < self._refresh_s and not self._wake.is_set():
                 continue
             if now_wall > wall:
@@ -221,9 +224,9 @@ class LiveView(App[None]):
         try:
             result = parse_command(line).run(self.bench)
         except (CommandError, BenchError) as error:
-            message.update(f"{line.strip()}: {error}")
+            message.update(Text(f"{line.strip()}: {error}"))
             message.add_class("error")
         else:
-            message.update(result)
+            message.update(Text(result))
             message.remove_class("error")
         self._wake.set()

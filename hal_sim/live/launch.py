@@ -38,7 +38,8 @@ def run_simulator(
     profile = load_or_report(profile_path)
     if profile is None:
         return 2
-    with asyncio.Runner(loop_factory=lambda: VirtualTimeLoop(speed=speed)) as runner:
+    logs = _logs_held_back() if live else contextlib.nullcontext()
+    with logs, asyncio.Runner(loop_factory=lambda: VirtualTimeLoop(speed=speed)) as runner:
         runner.run(_simulate(profile, duration=duration, live=live))
     return 0
 
@@ -86,8 +87,7 @@ async def _live(
 
     app = LiveView(session, loop, started_at=started_at)
     stop.add_done_callback(lambda _: app.exit())
-    with _logs_held_back():
-        await app.run_async()
+    await app.run_async()
     _resolve(stop, "live view closed")
 
 
@@ -98,9 +98,9 @@ def _resolve(stop: asyncio.Future[str], reason: str) -> None:
 
 @contextmanager
 def _logs_held_back() -> Iterator[None]:
-    """While the live view owns the terminal, keep warnings and errors that would be logged
-    to it (and scramble the screen), and log them once it is given back; the view shows the
-    events themselves."""
+    """While the live view owns the terminal, keep the warnings and errors that would be
+    logged to it (and scramble the screen), and log them once it is given back. The view shows
+    the events themselves; routine log lines are dropped."""
     root = logging.getLogger()
     handlers = root.handlers[:]
     held = _HoldingHandler()

@@ -10,7 +10,6 @@ from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.widgets import Static
 
-from agent.config.schema import ProbeKind
 from agent.duration import format_duration
 from agent.hal.parts import IndicatorState, LightColour
 from hal_sim.device import SimDevice
@@ -34,7 +33,7 @@ _INDICATOR_STYLES = {
     IndicatorState.ALARM: "bold white on red",
 }
 _DIN_TAIL = 4
-"""How many trailing DIN characters a slot cell shows (the group comes first)."""
+"""How many trailing DIN characters a slot cell shows, after the group: a cell is 8 wide."""
 
 
 class _Panel(Static):
@@ -72,7 +71,8 @@ class DeviceHeader(_Panel):
 
 
 class SlotCell(_Panel):
-    """One cabinet slot: number, lock, light, and the unit when occupied."""
+    """One cabinet slot: number, lock (``lk`` locked, ``OP`` released, ``!`` jammed), light
+    (``●`` in its colour, ``·`` off), and the unit's group and DIN tail when occupied."""
 
     def __init__(self, slot: int) -> None:
         super().__init__(id=f"slot-{slot}", classes="slot")
@@ -85,7 +85,7 @@ class SlotCell(_Panel):
         light = device.lights[self.slot].shown
         text = Text.assemble(
             (f"{self.slot:>3} ", "bold"),
-            ("lk" if locked else "OPEN", "" if locked else "bold yellow"),
+            ("lk" if locked else "OP", "" if locked else "bold yellow"),
             ("!" if lock.jammed else " ", "bold red"),
             ("●" if light is not LightColour.OFF else "·", _LIGHT_STYLES[light]),
             "\n",
@@ -162,7 +162,7 @@ class ClimatePanel(_Panel):
             injected = device.probes[probe.name].fault
             if injected is not ProbeFaultMode.NONE:
                 text.append(f" [{injected.value}]", style="yellow")
-            text.append(" product\n" if probe.kind is ProbeKind.PRODUCT else "\n")
+            text.append("\n")
         thermal = device.thermal
         if isinstance(thermal, RefrigeratorModel):
             text.append("compressor ")

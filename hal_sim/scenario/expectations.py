@@ -72,9 +72,9 @@ class Range:
         return cls(above, below)
 
     def __contains__(self, value: float) -> bool:
-        if self.inclusive:
-            return (self.low or 0.0) <= value <= (self.high or 0.0)
-        return (self.low is None or value > self.low) and (self.high is None or value < self.high)
+        if self.low is not None and (value < self.low if self.inclusive else value <= self.low):
+            return False
+        return self.high is None or (value <= self.high if self.inclusive else value < self.high)
 
     def text(self, unit: str) -> str:
         if self.inclusive:

@@ -102,6 +102,7 @@ def load_scenario(path: Path) -> Scenario:
 
 
 def _build(document: Mapping[str, object], source: Path, ctx: Context) -> Scenario | None:
+    """Check every table of ``document``; the scenario, or ``None`` if ``ctx`` got problems."""
     tables = check_table(document, "", _FILE, ctx).subtables
     header = check_table(tables.get("scenario", ABSENT), "scenario", _SCENARIO, ctx).values
     profile = _profile(header, source, ctx)
