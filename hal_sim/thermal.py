@@ -11,6 +11,7 @@ equations, default parameters and measured behaviour are in ``docs/simulator.md`
 
 from __future__ import annotations
 
+import enum
 import math
 from typing import Protocol
 
@@ -24,6 +25,10 @@ _J_PER_KJ = 1000.0
 _BOX_MAX_SUBSTEP_S = 60.0
 """The box advances in pieces of at most this long, so that a phase change of the coolant that
 starts and reverses within one step is still seen (it is detected at piece ends)."""
+
+_PHASE_HYSTERESIS_C = 1e-6
+"""How far past its melting point (in coolant temperature) the coolant's heat must go before
+it counts as spent or subcooled; far above rounding, far below anything measurable."""
 
 _PHASE_CHANGE_RESOLUTION_S = 1e-6
 """A coolant phase change is located to within this. The piece that ends at a change is at
@@ -201,6 +206,14 @@ class RefrigeratorModel:
         self._product_c = product
 
 
+class _Coolant(enum.Enum):
+    """The phase of the coolant packs, which decides the equations that hold."""
+
+    SUBCOOLED = "subcooled"  # frozen and colder than its melting point
+    MELTING = "melting"  # holding its melting point
+    SPENT = "spent"  # all melted and warming
+
+
 class PassiveBoxModel:
     """An insulated transport box: the contents (units, air, inner walls) exchange heat with
     ambient through the walls and with coolant packs; a product-simulant probe lags the
@@ -218,21 +231,27 @@ class PassiveBoxModel:
           dE/dt  = K (Tc - Tk)
         dP/dt    = (Tc - P) / product_tau
 
-    Within each phase the equations are linear and solved in closed form; a phase change
-    inside a step is located by bisection and the step split there.
+    Within each coolant phase the equations are linear and solved in closed form; a phase
+    change inside a step is located by bisection and the step split there. The coolant leaves
+    the melting phase only once ``E`` is past the latent range by the heat that moves the
+    coolant ``_PHASE_HYSTERESIS_C``: without that margin, rounding could flip the phase back
+    and forth while the contents sit at the melting point.
 
     Invariant: the contents, coolant and product temperatures stay within the range of their
-    initial values, the coolant melting point and every ambient applied.
+    initial values, the coolant melting point and every ambient applied; ``E`` changes only by
+    heat exchanged with the contents, so heat is conserved.
     """
 
     __slots__ = (
         "_absorbed_j",
         "_contents_c",
         "_contents_j_per_k",
+        "_coolant",
         "_coolant_sensible_j_per_k",
         "_coupling_w_per_k",
         "_latent_j",
         "_lid_open_ua_w_per_k",
+        "_margin_j",
         "_melt_c",
         "_product_c",
         "_product_tau_s",
@@ -267,11 +286,13 @@ class PassiveBoxModel:
         self._contents_j_per_k = params.contents_kj_per_k * _J_PER_KJ
         self._coolant_sensible_j_per_k = params.coolant_sensible_kj_per_k * _J_PER_KJ
         self._latent_j = params.coolant_kj * _J_PER_KJ
+        self._margin_j = _PHASE_HYSTERESIS_C * self._coolant_sensible_j_per_k
         self._melt_c = params.coolant_melt_c
         self._product_tau_s = params.product_tau_min * _S_PER_MIN
         self._contents_c = params.initial_c
         self._product_c = params.initial_c
         self._absorbed_j = 0.0
+        self._coolant = _Coolant.MELTING
 
     @property
     def door_open(self) -> bool:
@@ -295,12 +316,13 @@ class PassiveBoxModel:
     @property
     def coolant_c(self) -> float:
         """Temperature of the coolant packs, °C."""
-        return self._coolant_c_at(self._absorbed_j)
+        latent_used_j = min(max(self._absorbed_j, 0.0), self._latent_j)
+        return self._melt_c + (self._absorbed_j - latent_used_j) / self._coolant_sensible_j_per_k
 
     @property
     def coolant_remaining_kj(self) -> float:
         """Latent heat the coolant can still absorb while holding its melting point, kJ."""
-        return (self._latent_j - self._latent_used_j(self._absorbed_j)) / _J_PER_KJ
+        return min(max(self._latent_j - self._absorbed_j, 0.0), self._latent_j) / _J_PER_KJ
 
     def air_probe_c(self, offset_c: float) -> float:
         """Reading of an air probe placed where the contents are ``offset_c`` off the mean."""
@@ -314,32 +336,45 @@ class PassiveBoxModel:
         while remaining > 0.0:
             piece = min(remaining, _BOX_MAX_SUBSTEP_S)
             start_c = self._contents_c
-            phase = self._phase(self._absorbed_j)
             contents_c, absorbed_j = self._evolve(piece)
-            if self._phase(absorbed_j) != phase:
-                piece, contents_c, absorbed_j = self._first_phase_change(piece, phase)
+            coolant = self._phase_after(absorbed_j)
+            if coolant is not self._coolant:
+                piece, contents_c, absorbed_j, coolant = self._first_phase_change(piece)
             self._product_c = _lag(self._product_c, start_c, contents_c, piece, self._product_tau_s)
             self._contents_c = contents_c
             self._absorbed_j = absorbed_j
+            self._coolant = coolant
             remaining -= piece
 
-    def _first_phase_change(self, piece_s: float, phase: int) -> tuple[float, float, float]:
-        """Bisect ``(0, piece_s]`` for the moment the coolant leaves ``phase``; return a moment
-        just after the change (so time advances) and the state then."""
+    def _first_phase_change(self, piece_s: float) -> tuple[float, float, float, _Coolant]:
+        """Bisect ``(0, piece_s]`` for the moment the coolant leaves its phase; return a moment
+        just after the change (so time advances), the state then and the new phase."""
         inside_s, outside_s = 0.0, piece_s
         while outside_s - inside_s > _PHASE_CHANGE_RESOLUTION_S:
             middle_s = (inside_s + outside_s) / 2.0
-            if self._phase(self._evolve(middle_s)[1]) == phase:
+            if self._phase_after(self._evolve(middle_s)[1]) is self._coolant:
                 inside_s = middle_s
             else:
                 outside_s = middle_s
-        return (outside_s, *self._evolve(outside_s))
+        contents_c, absorbed_j = self._evolve(outside_s)
+        return outside_s, contents_c, absorbed_j, self._phase_after(absorbed_j)
+
+    def _phase_after(self, absorbed_j: float) -> _Coolant:
+        """The coolant's phase once ``E`` reaches ``absorbed_j`` from the current phase. Leaving
+        the melting phase takes ``E`` a margin past the latent range; coming back takes it
+        back to the range's edge."""
+        margin_j = self._margin_j if self._coolant is _Coolant.MELTING else 0.0
+        if absorbed_j < -margin_j:
+            return _Coolant.SUBCOOLED
+        if absorbed_j > self._latent_j + margin_j:
+            return _Coolant.SPENT
+        return _Coolant.MELTING
 
     def _evolve(self, t_s: float) -> tuple[float, float]:
         """Contents temperature and absorbed heat after ``t_s`` seconds, assuming the coolant
         stays in its current phase throughout."""
         ua = self._lid_open_ua_w_per_k if self.lid_open else self._wall_ua_w_per_k
-        if self._phase(self._absorbed_j) == 0:
+        if self._coolant is _Coolant.MELTING:
             return self._evolve_melting(t_s, ua)
         return self._evolve_sensible(t_s, ua)
 
@@ -352,10 +387,9 @@ class PassiveBoxModel:
         rate = (ua + k) / self._contents_j_per_k
         reached = -math.expm1(-rate * t_s)
         contents_c = self._contents_c + (target_c - self._contents_c) * reached
-        excess_c_s = (target_c - self._melt_c) * t_s + (
-            self._contents_c - target_c
-        ) * reached / rate
-        return contents_c, self._absorbed_j + k * excess_c_s
+        # The integral of (Tc - Tm) over the piece, in kelvin-seconds:
+        excess = (target_c - self._melt_c) * t_s + (self._contents_c - target_c) * reached / rate
+        return contents_c, self._absorbed_j + k * excess
 
     def _evolve_sensible(self, t_s: float, ua: float) -> tuple[float, float]:
         """Closed form while the coolant is all liquid (or all solid): two coupled nodes whose
@@ -369,8 +403,10 @@ class PassiveBoxModel:
         spread = math.sqrt(trace * trace - 4.0 * a * c)  # > 0 since b > 0
         fast = (trace - spread) / 2.0
         slow = (a * c) / fast  # the eigenvalues' product is det M = a c; fast < 0
+        edge_j = self._latent_j if self._coolant is _Coolant.SPENT else 0.0
         y_contents = self._contents_c - self.ambient_c
-        y_coolant = self._coolant_c_at(self._absorbed_j) - self.ambient_c
+        y_coolant = self._melt_c + (self._absorbed_j - edge_j) / self._coolant_sensible_j_per_k
+        y_coolant -= self.ambient_c
 
         def minus(eigen: float) -> tuple[float, float]:
             """(M - eigen I) y0."""
@@ -383,22 +419,4 @@ class PassiveBoxModel:
         e_slow, e_fast = math.exp(slow * t_s), math.exp(fast * t_s)
         contents_c = self.ambient_c + (e_slow * slow_part[0] - e_fast * fast_part[0]) / spread
         coolant_c = self.ambient_c + (e_slow * slow_part[1] - e_fast * fast_part[1]) / spread
-        boundary_j = self._latent_used_j(self._absorbed_j)
-        return contents_c, boundary_j + (coolant_c - self._melt_c) * self._coolant_sensible_j_per_k
-
-    def _phase(self, absorbed_j: float) -> int:
-        """-1 frozen and subcooled, 0 melting (holding the melting point), 1 spent and warming."""
-        if absorbed_j < 0.0:
-            return -1
-        return 0 if absorbed_j <= self._latent_j else 1
-
-    def _latent_used_j(self, absorbed_j: float) -> float:
-        """The part of ``absorbed_j`` that went into melting: ``absorbed_j`` clamped to
-        ``0..L``."""
-        return min(max(absorbed_j, 0.0), self._latent_j)
-
-    def _coolant_c_at(self, absorbed_j: float) -> float:
-        """Coolant temperature once it has absorbed ``absorbed_j``: the melting point, offset
-        by the sensible heat beyond the latent range."""
-        sensible_j = absorbed_j - self._latent_used_j(absorbed_j)
-        return self._melt_c + sensible_j / self._coolant_sensible_j_per_k
+        return contents_c, edge_j + (coolant_c - self._melt_c) * self._coolant_sensible_j_per_k

@@ -24,8 +24,10 @@ from agent.config import (
     SimPowerConfig,
     load_profile,
     parse_profile,
+    sections,
 )
 from agent.config.errors import FILE_KEY
+from agent.config.fields import Table
 from agent.config.loader import validate_document
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -795,3 +797,17 @@ def test_removing_any_required_key_is_reported_at_that_key(data: st.DataObject) 
 def test_arbitrary_text_raises_only_profile_error(text: str) -> None:
     with pytest.raises(ProfileError):
         parse_profile(text, Path("fuzz.toml"))
+
+
+def test_the_documentation_describes_every_key() -> None:
+    docs = (CONFIG_DIR.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    specs = [value for value in vars(sections).values() if isinstance(value, Table)]
+    assert len(specs) >= 14
+    written = ("`{}`", "`[{}]`", "`[[{}]]`", ".{}]`")  # a key, a section, a sub-table
+    undocumented = {
+        (spec.title, name)
+        for spec in specs
+        for name in spec.keys
+        if not any(form.format(name) in docs for form in written)
+    }
+    assert not undocumented

@@ -13,16 +13,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from agent.config import rules, sections
-from agent.config.fields import (
-    ABSENT,
-    Checked,
-    Context,
-    Table,
-    check_array,
-    check_table,
-    find_inline_secrets,
-    render,
-)
+from agent.config.fields import Checked, Table, check_array, check_table, find_inline_secrets
+from agent.config.kinds import ABSENT, Context, render
 from agent.config.schema import (
     DeviceKind,
     DeviceSection,

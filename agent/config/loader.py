@@ -17,7 +17,7 @@ from pathlib import Path
 
 from agent.config.build import build_profile
 from agent.config.errors import FILE_KEY, Problem, ProfileError
-from agent.config.fields import Context
+from agent.config.kinds import Context
 from agent.config.schema import Profile
 
 __all__ = ["load_profile", "parse_profile", "validate_document"]

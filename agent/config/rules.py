@@ -3,7 +3,7 @@
 :mod:`agent.config.sections` checks each key on its own; the functions here check what only
 makes sense across keys: names are unique, a minimum is below its maximum, the sections
 present fit the kind of device, the RFID antennas and the simulated physics fit it too. Each
-function reports into the :class:`~agent.config.fields.Context` and returns nothing, and each
+function reports into the :class:`~agent.config.kinds.Context` and returns nothing, and each
 skips quietly when a value it needs was itself invalid (that problem is already reported).
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from agent.config.fields import ABSENT, NOTHING, Checked, Context, join, render
+from agent.config.fields import Checked
+from agent.config.kinds import ABSENT, NOTHING, Context, join, render
 from agent.config.schema import DeviceKind
 
 __all__ = [

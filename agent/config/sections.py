@@ -6,7 +6,7 @@ keys or sections together (a cabinet needs ``[cabinet]``, names are unique, mini
 maximum) are in :mod:`agent.config.rules`.
 
 Field names match the schema dataclasses' parameters wherever a section maps onto one, so a
-checked table builds its dataclass directly; :data:`~agent.config.fields.OPTIONAL` fields
+checked table builds its dataclass directly; :data:`~agent.config.kinds.OPTIONAL` fields
 then take the dataclass's own default, which therefore lives in one place, the schema.
 """
 
@@ -15,18 +15,17 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from agent.config.fields import (
+from agent.config.fields import Field, Table
+from agent.config.kinds import (
     INVALID,
     OPTIONAL,
     Choice,
     Context,
-    Field,
     Flag,
     Kind,
     NameList,
     Number,
     PathKind,
-    Table,
     Text,
     render,
 )

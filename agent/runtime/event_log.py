@@ -1,12 +1,14 @@
 """An observer that writes every event as a structured log line.
 
 Temperature samples go at DEBUG (a cabinet makes eight a second); everything else at INFO, so
-the default log reads as what happened to the device.
+the default log reads as what happened to the device. ``at`` is the event's own wall-clock time
+(in the simulator, simulated time), beside the line's ``ts`` of the host's clock.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 
 from agent.events import Event, EventType
@@ -21,7 +23,12 @@ def log_event(event: Event) -> None:
     level = logging.DEBUG if event.type is EventType.TEMPERATURE_SAMPLE else logging.INFO
     if not _log.isEnabledFor(level):
         return
-    fields: dict[str, object] = {"id": str(event.id), "type": event.type.value}
+    at = dt.datetime.fromtimestamp(event.wall_ns / 1e9, tz=dt.UTC)
+    fields: dict[str, object] = {
+        "at": at.isoformat(timespec="milliseconds"),
+        "id": str(event.id),
+        "type": event.type.value,
+    }
     fields.update(
         (field.name, getattr(event.payload, field.name))
         for field in dataclasses.fields(event.payload)

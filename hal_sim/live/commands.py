@@ -83,7 +83,6 @@ Action = Callable[[Bench], str]
 class Command:
     """A parsed command line; :meth:`run` performs it."""
 
-    line: str
     action: Action
 
     def run(self, bench: Bench) -> str:
@@ -101,7 +100,7 @@ def parse_command(line: str) -> Command:
     if parser is None:
         raise CommandError(f"unknown command {verb!r}; help lists the commands")
     rest = line.strip()[len(words[0]) :].strip()
-    return Command(line=line.strip(), action=parser(args, rest))
+    return Command(action=parser(args, rest))
 
 
 # --- argument helpers -------------------------------------------------------------------------

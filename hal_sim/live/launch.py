@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import sys
 from collections.abc import Iterator
@@ -48,7 +49,10 @@ async def _simulate(profile: Profile, *, duration: float | None, live: bool) -> 
     loop = asyncio.get_running_loop()
     assert isinstance(loop, VirtualTimeLoop)
     stop = stop_on_signals()
-    session = await start_session(profile, log_events=not live)
+    # Simulated wall-clock time starts at the host's time: at speed 1 the view shows the time of
+    # day a person expects.
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    session = await start_session(profile, log_events=not live, wall_epoch=now)
     started_at = session.clock.monotonic()
     session.task.add_done_callback(lambda _: _resolve(stop, "the agent ended"))
     if duration is not None:

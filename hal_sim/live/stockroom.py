@@ -45,8 +45,8 @@ def group_name(code: str) -> str:
 class Stockroom:
     """Makes units with DINs that never repeat within one simulation."""
 
-    def __init__(self, first_sequence: int = 1) -> None:
-        self._sequence = itertools.count(first_sequence)
+    def __init__(self) -> None:
+        self._sequence = itertools.count(1)
         self._groups = itertools.cycle(BLOOD_GROUPS)
 
     def make(self, now: dt.datetime, group: str | None = None) -> SimUnit:
