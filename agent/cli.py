@@ -199,7 +199,7 @@ def _run_device(profile_path: Path, state_dir: Path) -> int:
     try:
         boot_epoch = next_boot_epoch(state_dir / profile.device.id)
     except (BootEpochError, OSError) as error:
-        _log.error("cannot start: %s", error)  # noqa: TRY400 - the message says it all
+        _log.error("cannot start: %s", error)
         return 2
     return asyncio.run(_device_main(profile, boot_epoch))
 
@@ -209,7 +209,7 @@ async def _device_main(profile: Profile, boot_epoch: int) -> int:
     try:
         backend = make_backend(profile, clock)
     except UnknownBackendError as error:
-        _log.error("%s", error)  # noqa: TRY400 - the message says it all
+        _log.error("%s", error)
         return 2
     stream = EventStream(device_id=profile.device.id, boot_epoch=boot_epoch, clock=clock)
     stream.observe(log_event)

@@ -50,7 +50,7 @@ class Clock(Protocol):
 class _Timex(ctypes.Structure):
     """``struct timex`` from ``<sys/timex.h>`` (Linux); only ``status`` is read."""
 
-    _fields_ = [  # noqa: RUF012 - ctypes reads this class attribute by name
+    _fields_ = [
         ("modes", ctypes.c_uint),
         ("offset", ctypes.c_long),
         ("freq", ctypes.c_long),

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 __all__ = [
-    "PAYLOAD_TYPES",
     "MAX_SEQUENCE",
+    "PAYLOAD_TYPES",
     "AgentStarted",
     "AgentStopping",
     "BadgePresented",

@@ -267,16 +267,13 @@ class PassiveBoxModel:
             coolant_sensible_kj_per_k=params.coolant_sensible_kj_per_k,
             product_tau_min=params.product_tau_min,
         )
-        if not (params.coolant_kj >= 0.0 and params.wall_ua_w_per_k >= 0.0):
-            raise ValueError(
-                "coolant_kj and wall_ua_w_per_k must be non-negative, got "
-                f"{params.coolant_kj!r} and {params.wall_ua_w_per_k!r}"
-            )
-        if not params.lid_open_ua_w_per_k >= params.wall_ua_w_per_k:
-            raise ValueError(
-                "lid_open_ua_w_per_k must be at least wall_ua_w_per_k, got "
-                f"{params.lid_open_ua_w_per_k!r} < {params.wall_ua_w_per_k!r}"
-            )
+        for name, value in (
+            ("coolant_kj", params.coolant_kj),
+            ("wall_ua_w_per_k", params.wall_ua_w_per_k),
+            ("lid_open_ua_w_per_k", params.lid_open_ua_w_per_k),
+        ):
+            if not value >= 0.0:  # also refuses NaN
+                raise ValueError(f"{name} must be non-negative, got {value!r}")
         self.ambient_c: float = params.ambient_c
         """Temperature around the box; the bench may change it between steps."""
         self.lid_open: bool = False

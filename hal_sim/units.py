@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-__all__ = ["SimUnit", "iso7064_mod37_2", "isbt_expiry"]
+__all__ = ["SimUnit", "isbt_expiry", "iso7064_mod37_2"]
 
 _MOD37_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*"
 

@@ -85,5 +85,5 @@ def test_run_stops_in_order_on_a_signal(tmp_path: Path, signum: signal.Signals) 
     process.send_signal(signum)
     _, rest = process.communicate(timeout=60)
     assert process.returncode == 0, rest
-    assert f"type=agent_stopping reason=\"signal {signum.name}\"" in rest
+    assert f'type=agent_stopping reason="signal {signum.name}"' in rest
     assert (tmp_path / "box-017" / "boot_epoch").read_text().strip() == "1"

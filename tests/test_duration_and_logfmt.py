@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 
@@ -15,8 +16,17 @@ from agent.runtime.logfmt import LogfmtFormatter, logfmt_value
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90", 90.0), ("90s", 90.0), ("15m", 900.0), ("2h", 7200.0), ("7d", 604800.0),
-     ("1h30m", 5400.0), ("250ms", 0.25), ("1.5h", 5400.0), (" 2 m ", 120.0)],
+    [
+        ("90", 90.0),
+        ("90s", 90.0),
+        ("15m", 900.0),
+        ("2h", 7200.0),
+        ("7d", 604800.0),
+        ("1h30m", 5400.0),
+        ("250ms", 0.25),
+        ("1.5h", 5400.0),
+        (" 2 m ", 120.0),
+    ],
 )
 def test_durations_parse(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
@@ -35,10 +45,8 @@ def test_formatted_durations_parse_back(seconds: int) -> None:
 
 @given(st.text())
 def test_parse_duration_raises_only_value_error(text: str) -> None:
-    try:
+    with contextlib.suppress(ValueError):
         parse_duration(text)
-    except ValueError:
-        pass
 
 
 def test_logfmt_quotes_what_needs_quoting() -> None:

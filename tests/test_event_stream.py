@@ -40,9 +40,7 @@ def test_events_get_identity_and_time_and_reach_the_sink_before_observers() -> N
     order: list[str] = []
     clock = FixedClock()
     sink = RecordingSink(order)
-    stream = EventStream(
-        device_id="cab-1", boot_epoch=7, clock=clock, sink=sink, first_sequence=41
-    )
+    stream = EventStream(device_id="cab-1", boot_epoch=7, clock=clock, sink=sink, first_sequence=41)
     stream.observe(lambda event: order.append(f"observer {event.id.sequence}"))
 
     async def body() -> list[Event]:
@@ -83,7 +81,7 @@ def test_a_failing_observer_is_dropped_and_recording_goes_on() -> None:
 def test_a_failing_sink_fails_the_record_and_tells_no_observer() -> None:
     class FullDisk:
         async def append(self, event: Event) -> None:
-            raise OSError(28, "No space left on device")
+            raise OSError(28, f"No space left on device for {event.id}")
 
     seen: list[Event] = []
     stream = EventStream(device_id="cab-1", boot_epoch=1, clock=FixedClock(), sink=FullDisk())
@@ -97,6 +95,6 @@ def test_a_failing_sink_fails_the_record_and_tells_no_observer() -> None:
     ("device", "epoch", "sequence"), [("", 1, 0), ("d", -1, 0), ("d", 1, -1), ("d", 1, 2**64)]
 )
 def test_record_ids_reject_impossible_values(device: str, epoch: int, sequence: int) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must"):
         RecordId(device, epoch, sequence)
     assert RecordId("d", 0, MAX_SEQUENCE).sequence == MAX_SEQUENCE

@@ -59,9 +59,7 @@ def simulate(
     everything recorded from half a second after start to the end."""
 
     async def body() -> list[Event]:
-        session = await start_session(
-            load_profile(CONFIG / profile), log_events=False, stock=stock
-        )
+        session = await start_session(load_profile(CONFIG / profile), log_events=False, stock=stock)
         events: list[Event] = []
         session.stream.observe(events.append)
         await asyncio.sleep(0.5)
@@ -117,7 +115,7 @@ def test_every_probe_is_sampled_at_its_interval(run_virtual) -> None:
 
     events = simulate(run_virtual, "cabinet-72.toml", one_hour)
     samples = payloads(events, TemperatureSample)
-    per_probe = {probe: 0 for probe in ("air-top", "product-bottom")}
+    per_probe = dict.fromkeys(("air-top", "product-bottom"), 0)
     for sample in samples:
         if sample.probe in per_probe:
             per_probe[sample.probe] += 1
@@ -243,7 +241,8 @@ def test_fridge_inventory_is_taken_when_the_door_closes(run_virtual) -> None:
     left = {tag for change in changes for tag in change.left}
     assert arrived == {unit(2).tag_uid, unit(3).tag_uid}
     assert left == {unit(1).tag_uid}
-    assert [d.open for d in payloads(events, DoorChanged)] == [False, True, False]  # boot, open, close
+    # the door at boot, opened, closed
+    assert [d.open for d in payloads(events, DoorChanged)] == [False, True, False]
 
 
 def test_power_cut_and_return_are_recorded_and_low_battery_once(run_virtual) -> None:

@@ -77,7 +77,7 @@ class EventStream:
         for observer in tuple(self._observers):
             try:
                 observer(event)
-            except Exception:  # a broken observer must never stop the record
+            except Exception:  # noqa: BLE001 - a broken observer must never stop the record
                 _log.exception("event observer failed and was removed: %r", observer)
                 self._observers.remove(observer)
         return event

@@ -35,7 +35,7 @@ async def watch_with_recovery(
     stream: EventStream,
     watch: Callable[[], AsyncIterator[T]],
     on_value: Callable[[T], Awaitable[None]],
-    backoff: Backoff = Backoff(),  # noqa: B008 - frozen, so one shared default is safe
+    backoff: Backoff = Backoff(),
 ) -> None:
     """Feed every value of ``watch()`` to ``on_value``, surviving the part's failures; runs
     until cancelled."""

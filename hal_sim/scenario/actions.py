@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from agent.config.fields import OPTIONAL, REQUIRED, Choice, Field, Flag, Number, Text
+from agent.config.fields import Field
+from agent.config.kinds import OPTIONAL, REQUIRED, Choice, Flag, Number, Text
 from agent.config.schema import DeviceKind
 from hal_sim.parts import ProbeFaultMode
 from hal_sim.scenario.kinds import HexBytes, Named, SlotNumber

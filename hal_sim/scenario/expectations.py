@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import NoneType, UnionType
 
-from agent.config.fields import OPTIONAL, Context, Field, Flag, Number, render
+from agent.config.fields import Field
+from agent.config.kinds import OPTIONAL, Context, Flag, Number, render
 from agent.duration import format_duration
 from agent.events import PAYLOAD_TYPES, EventType, Payload, PowerChanged
 from hal_sim.scenario.kinds import (

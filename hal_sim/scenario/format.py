@@ -21,17 +21,8 @@ from typing import Any
 from agent.cli import resolve_profile
 from agent.config import ProfileError, load_profile
 from agent.config.errors import FILE_KEY, Problem
-from agent.config.fields import (
-    ABSENT,
-    OPTIONAL,
-    Context,
-    Field,
-    Number,
-    Table,
-    Text,
-    check_table,
-    render,
-)
+from agent.config.fields import Field, Table, check_table
+from agent.config.kinds import ABSENT, OPTIONAL, Context, Number, Text, render
 from agent.config.schema import DeviceKind, Profile
 from agent.duration import format_duration
 from hal_sim.scenario.actions import ACTIONS

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from agent.config.fields import INVALID, Kind
+from agent.config.kinds import INVALID, Kind
 from agent.duration import parse_duration
 from agent.events import EventType
 

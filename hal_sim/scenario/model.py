@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
-from agent.config.fields import Context, Field, render
+from agent.config.fields import Field
+from agent.config.kinds import Context, render
 from agent.config.schema import DeviceKind, Profile
 from hal_sim.device import SimDevice
 from hal_sim.scenario.record import Recorder

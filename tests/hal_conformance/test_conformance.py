@@ -57,8 +57,8 @@ def conformance(request: pytest.FixtureRequest, run_virtual: Any) -> Callable[[T
     return run
 
 
-async def _next(iterator: AsyncIterator[T], timeout: float = 5.0) -> T:
-    async with asyncio.timeout(timeout):
+async def _next(iterator: AsyncIterator[T]) -> T:
+    async with asyncio.timeout(5.0):
         return await anext(iterator)
 
 
