@@ -95,8 +95,8 @@ def _lag(lagging_c: float, start_c: float, end_c: float, h_s: float, tau_s: floa
     if h_s <= 0.0:
         return lagging_c
     reached = -math.expm1(-h_s / tau_s)  # 1 - exp(-h/tau), accurate for small h/tau
-    mean_of_ramp = reached * tau_s / h_s  # weight of the ramp's start, in (0, 1]
-    return end_c - (end_c - start_c) * mean_of_ramp + (lagging_c - start_c) * (1.0 - reached)
+    behind = reached * tau_s / h_s  # share of the ramp the lag has not caught up with, (0, 1]
+    return end_c - (end_c - start_c) * behind + (lagging_c - start_c) * (1.0 - reached)
 
 
 class RefrigeratorModel:
