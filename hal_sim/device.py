@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 from agent.clock import Clock
 from agent.config.schema import DeviceKind, ProbeKind, Profile
+from agent.hal.errors import PartInUse
 from agent.hal.hardware import Hardware, SlotParts
 from agent.hal.parts import PowerStatus
 from hal_sim.battery import BatteryModel
@@ -111,6 +112,7 @@ class SimDevice:
         self.power_monitor = SimPowerMonitor("power", self._power)
         self.indicator = SimIndicator("indicator")
 
+        self._parts = self._index_parts()
         self._hardware = Hardware(
             slots={
                 slot: SlotParts(
@@ -132,6 +134,27 @@ class SimDevice:
                 else {}
             ),
         )
+
+    def _index_parts(self) -> dict[str, SimPart]:
+        """Every part by name; two parts with one name are a wiring error (:class:`PartInUse`),
+        as two drivers claiming one pin would be."""
+        parts: list[SimPart] = [
+            *self.locks.values(),
+            *self.presence.values(),
+            *self.lights.values(),
+            *self.door_sensors.values(),
+            *self.door_locks.values(),
+            *self.probes.values(),
+            self.power_monitor,
+            self.indicator,
+        ]
+        parts.extend(p for p in (self.rfid, self.scanner, self.badge_reader) if p is not None)
+        by_name: dict[str, SimPart] = {}
+        for part in parts:
+            if part.name in by_name:
+                raise PartInUse(part.name, "two parts of the profile have this name")
+            by_name[part.name] = part
+        return by_name
 
     # --- the Backend protocol ------------------------------------------------------------
 
@@ -402,20 +425,8 @@ class SimDevice:
 
     def part(self, name: str) -> SimPart:
         """Any simulated part by its name."""
-        parts: list[SimPart] = [
-            *self.locks.values(),
-            *self.presence.values(),
-            *self.lights.values(),
-            *self.door_sensors.values(),
-            *self.door_locks.values(),
-            *self.probes.values(),
-            self.power_monitor,
-            self.indicator,
-        ]
-        parts.extend(p for p in (self.rfid, self.scanner, self.badge_reader) if p is not None)
-        for candidate in parts:
-            if candidate.name == name:
-                return candidate
+        if name in self._parts:
+            return self._parts[name]
         raise BenchError(f"there is no part {name!r}")
 
     def _lock(self, slot: int | None, door: str | None) -> SimLock:
