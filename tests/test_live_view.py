@@ -278,7 +278,8 @@ def run_live(body: Callable[[LiveView, Pilot[None]], Coroutine[Any, Any, None]])
 
 
 async def until(app: LiveView, pilot: Pilot[None], condition: Callable[[], bool]) -> None:
-    """Let the app run, redrawing, until ``condition`` holds (fails after 30 s of wall time: a safety net, not a speed check)."""
+    """Let the app run, redrawing, until ``condition`` holds; fails after 30 s of wall time
+    (a safety net, not a speed check)."""
     deadline = time.monotonic() + 30
     while True:
         if app.is_running:
