@@ -20,3 +20,6 @@ def run_virtual() -> Iterator[RunVirtual[Any]]:
     """Run a coroutine to completion on a fresh virtual-time loop (as fast as possible)."""
     with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
         yield runner.run
+
+
+pytest_plugins = ["tests.support.postgres"]

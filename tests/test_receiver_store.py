@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hospital_receiver.postgres_store import PostgresStore
 from hospital_receiver.records import Identity, StoredRecord
 from hospital_receiver.sql_store import SequenceOutOfRange
 from hospital_receiver.sqlite_store import SqliteStore
@@ -35,9 +36,14 @@ def record(
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[RecordStore]:
-    db = SqliteStore(tmp_path / "receiver.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RecordStore]:
+    """Every test runs against both backends."""
+    db: RecordStore
+    if request.param == "sqlite":
+        db = SqliteStore(tmp_path / "receiver.db")
+    else:
+        db = PostgresStore(request.getfixturevalue("postgres_url"))
     yield db
     db.close()
 
