@@ -17,15 +17,18 @@ virtual time race ahead of them.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import selectors
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from _typeshed import FileDescriptorLike
 
 __all__ = ["SimClock", "VirtualTimeLoop", "new_virtual_loop"]
+
+T = TypeVar("T")
 
 _NS_PER_S = 1_000_000_000
 
@@ -63,8 +66,9 @@ class _VirtualSelector(selectors.BaseSelector):
             ready = self._inner.select(0)
             if ready or timeout == 0:
                 return ready
-            if timeout is None:
-                # No timer at all: only I/O can wake the loop, so wait for it for real.
+            if timeout is None or loop.executor_jobs:
+                # No timer at all, or a thread is working for the loop: only I/O (or the
+                # thread's wake-up) can move things on, so wait for it for real.
                 return self._inner.select(None)
             loop.advance(timeout)
             return []
@@ -84,6 +88,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def __init__(self, *, speed: float | None = None, start: float = 0.0) -> None:
         self._virtual = start
+        self._executor_jobs = 0
         self._speed: float | None = None
         self._wall_anchor = time.monotonic()
         self._virtual_anchor = start
@@ -110,6 +115,23 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return self._virtual
+
+    @property
+    def executor_jobs(self) -> int:
+        """Jobs handed to threads with :meth:`run_in_executor` and not finished yet."""
+        return self._executor_jobs
+
+    def run_in_executor(  # type: ignore[override]
+        self, executor: concurrent.futures.Executor | None, func: Callable[..., T], *args: Any
+    ) -> asyncio.Future[T]:
+        """As the standard loop's, but the clock stands still until the job is done."""
+        future = super().run_in_executor(executor, func, *args)
+        self._executor_jobs += 1
+        future.add_done_callback(self._executor_job_done)
+        return future
+
+    def _executor_job_done(self, _: asyncio.Future[Any]) -> None:
+        self._executor_jobs -= 1
 
     def advance(self, seconds: float) -> None:
         """Move virtual time forward (never backward)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 
 import pytest
 
@@ -101,3 +102,30 @@ def test_sim_clock_wall_time_follows_virtual_time(run_virtual) -> None:
     assert wall0 == 1_000_000_000_000
     assert wall1 - wall0 == 90_500_000_000
     assert mono1 - mono0 == pytest.approx(90.5)
+
+
+def test_time_stands_still_while_a_thread_works_for_the_loop(run_virtual) -> None:
+    """A journal commit in a worker thread must take no simulated time at full speed, or a
+    sampler waiting for it would miss its ticks."""
+
+    async def body() -> tuple[float, int]:
+        loop = asyncio.get_running_loop()
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(1.0)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        start = loop.time()
+        await asyncio.to_thread(time.sleep, 0.2)
+        elapsed = loop.time() - start
+        task.cancel()
+        return elapsed, ticks
+
+    elapsed, ticks = run_virtual(body())
+    assert elapsed == 0.0
+    assert ticks == 0
