@@ -1,0 +1,140 @@
+"""Record batches: the device's journal records going up to the hospital (invariants 3 and 7).
+
+Every record keeps its full identity - the batch's device, the record's boot epoch and 64-bit
+sequence - and its three facts about time, so the hospital can upsert it exactly once and
+judge its timestamps. Records are held in ascending identity order, one of each, all of the
+batch's device: a batch that breaks this cannot be built, sent or decoded.
+
+On the wire, temperature samples travel in the compact columns of
+:mod:`agent.sync.protocol.compact`; every other record (and any sample the compact form cannot
+carry exactly) is a plain array ``[epoch, seq, type, wall_ns, mono_ns, synced, payload]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from agent.events import Event, EventType, RecordId
+from agent.payload_codec import PayloadDecodeError, decode_payload, payload_to_map
+from agent.sync.protocol.compact import decode_column, pack_temperatures
+from agent.sync.protocol.errors import (
+    BadPayload,
+    ImpossibleValue,
+    UnknownRecordType,
+    WrongDevice,
+    WrongType,
+)
+from agent.sync.protocol.fields import Fields, as_array, as_text, as_uint
+from agent.sync.protocol.topics import TopicKind, check_identifier
+
+__all__ = ["RecordBatch"]
+
+_EVENT_TYPES = frozenset(EventType)
+_PLAIN_LENGTH = 7
+
+
+@dataclass(frozen=True, slots=True)
+class RecordBatch:
+    """Records of one device, in ascending (boot epoch, sequence) order, at least one.
+
+    ``historical`` marks a batch of backlog (records that waited in the journal) as opposed to
+    live records sent as they happen.
+    """
+
+    KIND: ClassVar[str] = "records"
+    TOPIC: ClassVar[TopicKind] = TopicKind.RECORDS
+
+    device: str
+    records: tuple[Event, ...]
+    historical: bool = False
+
+    def __post_init__(self) -> None:
+        check_identifier(self.device, "device")
+        object.__setattr__(self, "records", tuple(self.records))
+        if not self.records:
+            raise ImpossibleValue("a batch holds at least one record")
+        previous: tuple[int, int] | None = None
+        for event in self.records:
+            if event.id.device_id != self.device:
+                raise WrongDevice(
+                    f"record {event.id} is not of device {self.device!r}",
+                )
+            as_uint(event.id.boot_epoch, f"record {event.id} boot epoch")
+            as_uint(event.wall_ns, f"record {event.id} wall_ns")
+            as_uint(event.monotonic_ns, f"record {event.id} mono_ns")
+            key = (event.id.boot_epoch, event.id.sequence)
+            if previous is not None and key <= previous:
+                raise ImpossibleValue(
+                    f"records must be in ascending (epoch, sequence) order, one of each: "
+                    f"{previous} then {key}"
+                )
+            previous = key
+
+    def to_fields(self) -> dict[str, Any]:
+        """The message's fields (besides version and kind), ready for CBOR."""
+        columns, plain = pack_temperatures(self.records)
+        plain.sort(key=lambda event: (event.id.boot_epoch, event.id.sequence))
+        return {
+            "device": self.device,
+            "historical": self.historical,
+            "records": [_plain(event) for event in plain],
+            "temperatures": columns,
+        }
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> RecordBatch:
+        """The batch the fields describe; its records come out in ascending order."""
+        device = check_identifier(fields.text("device"), "device")
+        historical = fields.boolean("historical")
+        plain = fields.array("records")
+        columns = fields.array("temperatures")
+        events = [
+            _from_plain(item, device, f"{fields.where}.records[{i}]")
+            for i, item in enumerate(plain)
+        ]
+        for i, column in enumerate(columns):
+            events.extend(decode_column(column, device, f"{fields.where}.temperatures[{i}]"))
+        events.sort(key=lambda event: (event.id.boot_epoch, event.id.sequence))
+        return cls(device=device, records=tuple(events), historical=historical)
+
+
+def _plain(event: Event) -> list[Any]:
+    return [
+        event.id.boot_epoch,
+        event.id.sequence,
+        str(event.type),
+        event.wall_ns,
+        event.monotonic_ns,
+        event.clock_synchronised,
+        payload_to_map(event.payload),
+    ]
+
+
+def _from_plain(value: object, device: str, where: str) -> Event:
+    item = as_array(value, where)
+    if len(item) != _PLAIN_LENGTH:
+        raise ImpossibleValue(f"{where}: a record has {_PLAIN_LENGTH} items, found {len(item)}")
+    epoch, sequence, kind, wall, mono, synchronised, payload = item
+    event_type = as_text(kind, f"{where} type")
+    if event_type not in _EVENT_TYPES:
+        raise UnknownRecordType(f"{where}: unknown record type {event_type!r}")
+    if type(synchronised) is not bool:
+        raise WrongType(f"{where}: synced must be a boolean")
+    if type(payload) is not dict:
+        raise WrongType(f"{where}: the payload must be a map")
+    try:
+        decoded = decode_payload(event_type, payload)
+    except PayloadDecodeError as error:
+        raise BadPayload(f"{where}: {error}") from None
+    return Event(
+        id=RecordId(
+            device,
+            as_uint(epoch, f"{where} epoch"),
+            as_uint(sequence, f"{where} seq"),
+        ),
+        wall_ns=as_uint(wall, f"{where} wall_ns"),
+        monotonic_ns=as_uint(mono, f"{where} mono_ns"),
+        clock_synchronised=synchronised,
+        payload=decoded,
+    )

@@ -1,0 +1,158 @@
+"""Hypothesis strategies for the wire protocol's tests: every kind of valid message."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from hypothesis import strategies as st
+
+from agent.events import PAYLOAD_TYPES, Event, Payload, RecordId, TemperatureSample
+from agent.sync.protocol import (
+    COMMAND_TYPES,
+    BatchAck,
+    Birth,
+    Command,
+    CommandReply,
+    Death,
+    Message,
+    Outcome,
+    RecordBatch,
+    RefusalReason,
+    RejectReason,
+    SequenceRange,
+    Topic,
+)
+
+U64 = 2**64 - 1
+identifiers = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", fullmatch=True)
+u64 = st.integers(0, 20) | st.integers(0, U64)
+_finite = st.floats(allow_nan=False, allow_infinity=False)
+_texts = st.text(max_size=12)
+
+_FIELD_STRATEGIES: dict[object, st.SearchStrategy[object]] = {
+    str: _texts,
+    bool: st.booleans(),
+    int: st.integers(-(2**63), 2**63),
+    float: _finite,
+    float | None: st.none() | _finite,
+    str | None: st.none() | _texts,
+    tuple[str, ...]: st.lists(_texts, max_size=3).map(tuple),
+}
+
+celsius = st.one_of(
+    st.integers(-4000, 4000).map(lambda n: n / 100),
+    st.integers(-40000, 40000).map(lambda n: n / 1000),
+    st.integers(-5000, 5000).map(lambda n: n / 128),
+    _finite,
+    st.just(-0.0),
+)
+
+
+def _payload_of(cls: type[Payload]) -> st.SearchStrategy[Payload]:
+    if cls is TemperatureSample:
+        return st.builds(
+            TemperatureSample, probe=st.sampled_from(["air", "core", ""]) | _texts, celsius=celsius
+        )
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: _FIELD_STRATEGIES[hints[f.name]] for f in dataclasses.fields(cls)}
+    return st.builds(cls, **fields)
+
+
+payloads = st.one_of([_payload_of(cls) for cls in PAYLOAD_TYPES.values()])
+temperatures = _payload_of(TemperatureSample)
+
+
+@st.composite
+def record_lists(draw: st.DrawFn, device: str) -> tuple[Event, ...]:
+    """Records in ascending order: arbitrary ones, or a steady series like a sampler's."""
+    if draw(st.booleans()):
+        keys = draw(st.lists(st.tuples(u64, u64), min_size=1, max_size=12, unique=True))
+        events = [
+            Event(
+                RecordId(device, epoch, seq),
+                draw(u64),
+                draw(u64),
+                draw(st.booleans()),
+                draw(payloads),
+            )
+            for epoch, seq in sorted(keys)
+        ]
+        return tuple(events)
+    count = draw(st.integers(1, 40))
+    seq, mono = draw(st.integers(0, 2**40)), draw(st.integers(0, 2**50))
+    offset = draw(st.integers(10**6, 2**61))
+    epoch, synced = draw(st.integers(0, 3)), draw(st.booleans())
+    events = []
+    for _ in range(count):
+        seq += draw(st.integers(1, 10))
+        mono += draw(st.integers(0, 10**10))
+        offset += draw(st.sampled_from([0, 0, 0, -1000, 5_000_000]))
+        payload = draw(temperatures | payloads)
+        events.append(Event(RecordId(device, epoch, seq), mono + offset, mono, synced, payload))
+    return tuple(events)
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> RecordBatch:
+    device = draw(identifiers)
+    return RecordBatch(device, draw(record_lists(device)), draw(st.booleans()))
+
+
+@st.composite
+def acks(draw: st.DrawFn) -> BatchAck:
+    device = draw(identifiers)
+    if draw(st.booleans()):
+        return BatchAck.rejected(device, draw(st.sampled_from(RejectReason)), draw(_texts))
+    bounds = sorted(draw(st.lists(st.tuples(u64, u64), min_size=2, max_size=8, unique=True)))
+    ranges = [SequenceRange(e, s, s) for e, s in bounds]
+    return BatchAck(device, "committed", tuple(ranges))  # type: ignore[arg-type]
+
+
+@st.composite
+def commands(draw: st.DrawFn) -> Command:
+    issued = draw(st.integers(0, U64 - 1))
+    kind = draw(st.sampled_from(sorted(COMMAND_TYPES)))
+    args = COMMAND_TYPES[kind]() if kind == "ping" else COMMAND_TYPES[kind](draw(u64))  # type: ignore[call-arg]
+    return Command(
+        device=draw(identifiers),
+        request_id=draw(identifiers),
+        issued_ns=issued,
+        expires_ns=draw(st.integers(issued + 1, U64)),
+        nonce=draw(st.binary(min_size=16, max_size=64)),
+        args=args,
+    )
+
+
+@st.composite
+def replies(draw: st.DrawFn) -> CommandReply:
+    device, request_id = draw(identifiers), draw(identifiers)
+    if draw(st.booleans()):
+        return CommandReply(device, request_id, Outcome.DONE)
+    reason = draw(st.sampled_from(RefusalReason))
+    return CommandReply(device, request_id, Outcome.REFUSED, reason, draw(_texts))
+
+
+births = st.builds(
+    Birth,
+    site=identifiers,
+    device=identifiers,
+    epoch=u64,
+    connection=u64,
+    firmware=st.text(max_size=64),
+    last_acked=st.none() | u64,
+    wall_ns=u64,
+    mono_ns=u64,
+    synchronised=st.booleans(),
+)
+deaths = st.builds(Death, site=identifiers, device=identifiers, epoch=u64, connection=u64)
+
+messages: st.SearchStrategy[Message] = st.one_of(
+    births, deaths, batches(), acks(), commands(), replies()
+)
+
+
+def topic_of(message: Message, site: str = "site-1") -> Topic:
+    """The topic ``message`` is sent on."""
+    site = message.site if isinstance(message, Birth | Death) else site
+    return Topic(site, message.device, message.TOPIC)
