@@ -6,14 +6,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: sim test lint typecheck unit bench clean
+.PHONY: sim test system-deps lint typecheck unit bench clean
 
 # Run the simulated 72-slot cabinet, live in the terminal (PROFILE=fridge|transport, SPEED=60).
 sim: $(STAMP)
 	$(BIN)/hemotrace sim --profile $(or $(PROFILE),cabinet) --speed $(or $(SPEED),1)
 
 # Everything CI runs: lint, format check, strict typing, the whole test suite.
-test: lint typecheck unit
+test: system-deps lint typecheck unit
+
+# The programs the tests run for real (Mosquitto, PostgreSQL), from apt when missing.
+system-deps:
+	bash .ci/install-system-deps
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

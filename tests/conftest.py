@@ -22,4 +22,4 @@ def run_virtual() -> Iterator[RunVirtual[Any]]:
         yield runner.run
 
 
-pytest_plugins = ["tests.support.postgres"]
+pytest_plugins = ["tests.support.postgres", "tests.support.fixtures"]

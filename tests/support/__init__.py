@@ -1,0 +1,1 @@
+"""Test infrastructure: real servers the tests start (Mosquitto, PostgreSQL) and fault injection."""
