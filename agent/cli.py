@@ -29,12 +29,10 @@ from agent.clock import SystemClock
 from agent.config import ProfileError, load_profile
 from agent.config.schema import Profile
 from agent.duration import parse_duration
-from agent.runtime.agent import Agent
 from agent.runtime.backends import UnknownBackendError, make_backend
 from agent.runtime.boot_epoch import BootEpochError, next_boot_epoch
-from agent.runtime.event_log import log_event
+from agent.runtime.device_run import run_device
 from agent.runtime.logfmt import configure_logging
-from agent.runtime.stream import EventStream
 
 __all__ = ["main", "resolve_profile"]
 
@@ -196,26 +194,30 @@ def _run_device(profile_path: Path, state_dir: Path) -> int:
     profile = load_or_report(profile_path)
     if profile is None:
         return 2
+    device_dir = state_dir / profile.device.id
     try:
-        boot_epoch = next_boot_epoch(state_dir / profile.device.id)
+        boot_epoch = next_boot_epoch(device_dir)
     except (BootEpochError, OSError) as error:
         _log.error("cannot start: %s", error)
         return 2
-    return asyncio.run(_device_main(profile, boot_epoch))
+    return asyncio.run(_device_main(profile, boot_epoch, device_dir))
 
 
-async def _device_main(profile: Profile, boot_epoch: int) -> int:
+async def _device_main(profile: Profile, boot_epoch: int, device_dir: Path) -> int:
     clock = SystemClock()
     try:
         backend = make_backend(profile, clock)
     except UnknownBackendError as error:
         _log.error("%s", error)
         return 2
-    stream = EventStream(device_id=profile.device.id, boot_epoch=boot_epoch, clock=clock)
-    stream.observe(log_event)
-    agent = Agent(profile=profile, backend=backend, clock=clock, stream=stream)
-    stop = stop_on_signals()
-    await agent.run(stop)
+    await run_device(
+        profile,
+        backend=backend,
+        clock=clock,
+        boot_epoch=boot_epoch,
+        device_dir=device_dir,
+        stop=stop_on_signals(),
+    )
     return 0
 
 

@@ -30,11 +30,11 @@ class PayloadDecodeError(ValueError):
 
 def payload_to_map(payload: Payload) -> dict[str, Any]:
     """The payload's fields as a plain map (tuples as lists), ready for CBOR."""
-    return {
-        field.name: list(value) if isinstance(value, tuple) else value
-        for field in dataclasses.fields(payload)
-        for value in (getattr(payload, field.name),)
-    }
+    result: dict[str, Any] = {}
+    for name in _FIELD_NAMES[type(payload)]:
+        value = getattr(payload, name)
+        result[name] = list(value) if isinstance(value, tuple) else value
+    return result
 
 
 def encode_payload(payload: Payload) -> bytes:
@@ -135,6 +135,11 @@ def _sequence(value: object) -> list[object]:
         raise PayloadDecodeError(f"expected an array, found {type(value).__name__}")
     return value
 
+
+_FIELD_NAMES: dict[type[Payload], tuple[str, ...]] = {
+    cls: tuple(field.name for field in dataclasses.fields(cls)) for cls in PAYLOAD_TYPES.values()
+}
+"""Each payload class's field names, in order: read once, not per encode."""
 
 _CHECKERS: dict[type[Payload], dict[str, Checker]] = {
     cls: {

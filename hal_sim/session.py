@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from agent.config.schema import Profile
 from agent.events import Event, EventType, ProbeFault, TemperatureSample
+from agent.journal import Journal
 from agent.runtime.agent import Agent
 from agent.runtime.event_log import log_event
 from agent.runtime.stream import EventStream
@@ -69,16 +70,26 @@ async def start_session(
     wall_epoch: dt.datetime = DEFAULT_WALL_EPOCH,
     log_events: bool = True,
     stock: Iterable[tuple[SimUnit, int | None]] = (),
+    journal: Journal | None = None,
 ) -> SimSession:
     """Build the simulated device of ``profile``, load the ``stock`` units (each with its slot,
-    or None for a fridge or box) as if commissioned, and start its agent on the running loop."""
+    or None for a fridge or box) as if commissioned, and start its agent on the running loop.
+
+    With a ``journal`` (opened by the caller, closed by the caller after :meth:`SimSession.stop`)
+    every event is committed to it before anyone hears of it, as on a device."""
     loop = asyncio.get_running_loop()
     clock = SimClock(loop, wall_epoch_ns=int(wall_epoch.timestamp()) * 1_000_000_000)
     device = SimDevice(profile, clock)
     for unit, slot in stock:
         device.stock(unit, slot)
-    stream = EventStream(device_id=profile.device.id, boot_epoch=boot_epoch, clock=clock)
-    agent = Agent(profile=profile, backend=device, clock=clock, stream=stream)
+    stream = EventStream(
+        device_id=profile.device.id,
+        boot_epoch=boot_epoch,
+        clock=clock,
+        sink=journal,
+        first_sequence=0 if journal is None else journal.next_sequence,
+    )
+    agent = Agent(profile=profile, backend=device, clock=clock, stream=stream, journal=journal)
     stop_requested: asyncio.Future[str] = loop.create_future()
     task = loop.create_task(agent.run(stop_requested), name=f"agent:{profile.device.id}")
     session = SimSession(

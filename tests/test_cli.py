@@ -87,3 +87,39 @@ def test_run_stops_in_order_on_a_signal(tmp_path: Path, signum: signal.Signals) 
     assert process.returncode == 0, rest
     assert f'type=agent_stopping reason="signal {signum.name}"' in rest
     assert (tmp_path / "box-017" / "boot_epoch").read_text().strip() == "1"
+
+
+def test_run_with_a_corrupt_journal_alarms_and_waits_instead_of_crashing(tmp_path: Path) -> None:
+    """A damaged journal must not become a restart loop: the agent stays up, logs why nothing
+    can be recorded, leaves the file for an operator, and stops in order when asked."""
+    device_dir = tmp_path / "box-017"
+    device_dir.mkdir()
+    garbage = b"this is not a database" * 100
+    (device_dir / "journal.db").write_bytes(garbage)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agent",
+            "run",
+            "--profile",
+            str(ROOT / "config" / "transport.toml"),
+            "--state-dir",
+            str(tmp_path),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stderr is not None
+    deadline = time.monotonic() + 60
+    seen = ""
+    while time.monotonic() < deadline and "journal unavailable" not in seen:
+        seen += process.stderr.readline()
+    assert "journal unavailable" in seen, seen
+    assert "corrupt" in seen
+    assert process.poll() is None, "still running, not crashed"
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert (device_dir / "journal.db").read_bytes() == garbage

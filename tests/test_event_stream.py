@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
 from agent.events import MAX_SEQUENCE, Event, RecordId, TemperatureSample
 from agent.runtime.stream import EventStream
+from agent.sink import SinkUnavailable
 
 
 class FixedClock:
@@ -34,6 +36,10 @@ class RecordingSink:
         await asyncio.sleep(0)
         self.order.append(f"sink {event.id.sequence}")
         self.events.append(event)
+
+    async def append_many(self, events: Sequence[Event]) -> None:
+        for event in events:
+            await self.append(event)
 
 
 def test_events_get_identity_and_time_and_reach_the_sink_before_observers() -> None:
@@ -78,17 +84,25 @@ def test_a_failing_observer_is_dropped_and_recording_goes_on() -> None:
     assert seen == [0, 1, 2]
 
 
-def test_a_failing_sink_fails_the_record_and_tells_no_observer() -> None:
+def test_a_failing_sink_fails_the_record_tells_the_alarm_and_no_observer() -> None:
     class FullDisk:
         async def append(self, event: Event) -> None:
-            raise OSError(28, f"No space left on device for {event.id}")
+            raise SinkUnavailable(f"no space left on device for {event.id}")
+
+        async def append_many(self, events: Sequence[Event]) -> None:
+            raise SinkUnavailable(f"no space left on device for {len(events)} events")
 
     seen: list[Event] = []
+    alarms: list[str] = []
     stream = EventStream(device_id="cab-1", boot_epoch=1, clock=FixedClock(), sink=FullDisk())
     stream.observe(seen.append)
-    with pytest.raises(OSError, match="No space"):
+    stream.on_sink_failure(lambda error: alarms.append(str(error)))
+    with pytest.raises(SinkUnavailable, match="no space"):
         asyncio.run(stream.record(TemperatureSample(probe="air", celsius=4.0)))
+    with pytest.raises(SinkUnavailable, match="2 events"):
+        asyncio.run(stream.record_many([TemperatureSample(probe="air", celsius=4.0)] * 2))
     assert seen == [], "an event that is not durable is not shown as recorded"
+    assert len(alarms) == 2
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,8 @@ import enum
 import sqlite3
 from pathlib import Path
 
+from agent.sink import SinkUnavailable
+
 __all__ = ["JournalUnavailable", "UnavailableKind", "from_database_error"]
 
 
@@ -40,7 +42,7 @@ class UnavailableKind(enum.StrEnum):
 _TRANSIENT = frozenset({UnavailableKind.FULL, UnavailableKind.LOCKED})
 
 
-class JournalUnavailable(Exception):
+class JournalUnavailable(SinkUnavailable):
     """The journal cannot make records durable; ``reason`` says why in plain words."""
 
     def __init__(self, kind: UnavailableKind, reason: str) -> None:

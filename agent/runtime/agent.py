@@ -4,13 +4,15 @@
 reader watchers) and runs them in one :class:`asyncio.TaskGroup` with named tasks. It records
 :class:`~agent.events.AgentStarted` before any service runs and
 :class:`~agent.events.AgentStopping` after they have all stopped, so the record of a run is
-bracketed. If a service fails, the task group cancels the others and the error propagates: the
-supervisor above decides whether to restart, and nothing is silently half-running.
+bracketed. With a journal, a supervisor keeps it within budget and shows its health. If a
+service fails, the task group cancels the others and the error propagates: the supervisor
+above decides whether to restart, and nothing is silently half-running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Coroutine
@@ -21,9 +23,12 @@ from agent.clock import Clock
 from agent.config.schema import Profile
 from agent.events import AgentStarted, AgentStopping
 from agent.hal.hardware import Backend
+from agent.journal import Journal
+from agent.runtime.journal_supervisor import JournalSupervisor
 from agent.runtime.sampler import ProbeSampler, SampledProbe
 from agent.runtime.stream import EventStream
 from agent.runtime.watchers import SensorWatchers
+from agent.sink import SinkUnavailable
 
 __all__ = ["Agent"]
 
@@ -34,7 +39,13 @@ class Agent:
     """Runs one device; see the module docstring."""
 
     def __init__(
-        self, *, profile: Profile, backend: Backend, clock: Clock, stream: EventStream
+        self,
+        *,
+        profile: Profile,
+        backend: Backend,
+        clock: Clock,
+        stream: EventStream,
+        journal: Journal | None = None,
     ) -> None:
         self.profile = profile
         self.backend = backend
@@ -42,6 +53,13 @@ class Agent:
         self.stream = stream
         self.samplers = self._samplers()
         self.watchers = SensorWatchers(profile, backend.hardware, stream)
+        self.journal_supervisor = (
+            None
+            if journal is None
+            else JournalSupervisor(
+                journal, stream=stream, indicator=backend.hardware.indicator, clock=clock
+            )
+        )
 
     def _samplers(self) -> list[ProbeSampler]:
         by_interval: dict[float, list[SampledProbe]] = defaultdict(list)
@@ -60,18 +78,21 @@ class Agent:
         for sampler in self.samplers:
             services[f"sampler:{sampler.interval_s:g}s"] = sampler.run()
         services.update(self.watchers.services())
+        if self.journal_supervisor is not None:
+            services["journal"] = self.journal_supervisor.run()
         return services
 
     async def run(self, stop: asyncio.Future[str]) -> None:
         """Run every service until ``stop`` resolves, then stop them and record the reason
         ``stop`` resolved with."""
-        await self.stream.record(
-            AgentStarted(
-                version=__version__,
-                profile=self.profile.device.kind.value,
-                backend=self.backend.name,
+        with contextlib.suppress(SinkUnavailable):  # logged and alarmed by the stream
+            await self.stream.record(
+                AgentStarted(
+                    version=__version__,
+                    profile=self.profile.device.kind.value,
+                    backend=self.backend.name,
+                )
             )
-        )
         _log.info(
             "agent started",
             extra={"fields": {"device": self.profile.device.id, "backend": self.backend.name}},
@@ -81,5 +102,6 @@ class Agent:
             reason = await asyncio.shield(stop)
             for task in tasks:
                 task.cancel()
-        await self.stream.record(AgentStopping(reason=reason))
+        with contextlib.suppress(SinkUnavailable):
+            await self.stream.record(AgentStopping(reason=reason))
         _log.info("agent stopped", extra={"fields": {"reason": reason}})

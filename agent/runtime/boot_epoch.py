@@ -1,7 +1,8 @@
 """The boot epoch: a counter of agent starts, persisted before the first record of a start.
 
-Together with the per-boot sequence it makes record identities unique across restarts
-(invariant 3). The counter is written to a temporary file, fsync'd, renamed over the old one
+It is part of every record's identity (invariant 3) and says which run of the agent stamped
+the record; the sequence itself is device-wide and continues across runs (the journal keeps
+it). The counter is written to a temporary file, fsync'd, renamed over the old one
 and the directory fsync'd, so a power cut leaves either the old or the new value - never a
 torn file and never a repeated epoch.
 """

@@ -2,7 +2,9 @@
 
 Probes that share an interval are read together by one task, on a fixed schedule of the agent's
 monotonic clock (``start + k * interval``), so sampling does not drift however long a read takes;
-a tick missed because reads overran is skipped, not made up in a burst.
+a tick missed because reads overran is skipped, not made up in a burst. A tick's readings are
+recorded together (``EventStream.record_many``), so the journal commits them in one
+transaction.
 
 A reading becomes a :class:`~agent.events.TemperatureSample` only if it is a number inside the
 probe's plausible range; anything else - no answer, a failed read, NaN, 85 °C from a DS18B20
@@ -13,6 +15,7 @@ and again (``cleared``) when valid readings resume.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from agent.events import ProbeFault, TemperatureSample
 from agent.hal.errors import HalError
 from agent.hal.parts import TemperatureProbe
 from agent.runtime.stream import EventStream
+from agent.sink import SinkUnavailable
 
 __all__ = ["ProbeSampler", "SampledProbe"]
 
@@ -58,22 +62,29 @@ class ProbeSampler:
         """Sample on schedule until cancelled."""
         next_at = self._clock.monotonic()
         while True:
-            for probe in self._probes:
-                await self.sample(probe)
+            await self.tick()
             now = self._clock.monotonic()
             next_at += self.interval_s
             if next_at < now:
                 next_at += math.ceil((now - next_at) / self.interval_s) * self.interval_s
             await asyncio.sleep(next_at - now)
 
-    async def sample(self, probe: SampledProbe) -> None:
-        """Read one probe once and record the outcome."""
+    async def tick(self) -> None:
+        """Read every probe of the group once and record the outcomes together."""
+        payloads: list[TemperatureSample | ProbeFault] = []
+        for probe in self._probes:
+            payloads.extend(await self._read(probe))
+        with contextlib.suppress(SinkUnavailable):  # logged and alarmed by the stream
+            await self._stream.record_many(payloads)
+
+    async def _read(self, probe: SampledProbe) -> Sequence[TemperatureSample | ProbeFault]:
+        """What one reading of one probe is to be recorded as (nothing for a fault already
+        recorded)."""
         name = probe.config.name
         try:
             value = await probe.part.read()
         except HalError as error:
-            await self._faulted(name, f"{type(error).__name__}: {error.detail}", None)
-            return
+            return self._faulted(name, f"{type(error).__name__}: {error.detail}", None)
         if not math.isfinite(value) or not (
             probe.config.plausible_min_c <= value <= probe.config.plausible_max_c
         ):
@@ -81,15 +92,15 @@ class ProbeSampler:
                 f"implausible reading (plausible {probe.config.plausible_min_c:g}"
                 f" to {probe.config.plausible_max_c:g} °C)"
             )
-            await self._faulted(name, reason, value if math.isfinite(value) else None)
-            return
+            return self._faulted(name, reason, value if math.isfinite(value) else None)
+        sample = TemperatureSample(probe=name, celsius=value)
         if name in self._fault:
             del self._fault[name]
-            await self._stream.record(ProbeFault(probe=name, reason="recovered", cleared=True))
-        await self._stream.record(TemperatureSample(probe=name, celsius=value))
+            return (ProbeFault(probe=name, reason="recovered", cleared=True), sample)
+        return (sample,)
 
-    async def _faulted(self, name: str, reason: str, value: float | None) -> None:
+    def _faulted(self, name: str, reason: str, value: float | None) -> Sequence[ProbeFault]:
         if self._fault.get(name) == reason:
-            return
+            return ()
         self._fault[name] = reason
-        await self._stream.record(ProbeFault(probe=name, reason=reason, value=value))
+        return (ProbeFault(probe=name, reason=reason, value=value),)
