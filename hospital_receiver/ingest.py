@@ -1,0 +1,230 @@
+"""The receiver's blocking core: one received message in, the acknowledgement to send out.
+
+No MQTT here (the service in :mod:`hospital_receiver.service` moves the bytes). Invariants kept:
+
+- **Acknowledge only what is committed** (invariant 2). A ``committed`` ack is built only after
+  :meth:`RecordStore.commit` returned, and names exactly the batch's records; a resent batch is
+  upserted (stored once, invariant 3) and acknowledged again like a new one.
+- **Bad input is refused with its reason, and affects nothing else** (invariant 8). Every check
+  (content type, size, CBOR, schema, the device against the topic) happens before the database
+  is touched; a refused message stores nothing, is logged with its reason, device and size, and
+  the device gets a ``rejected`` ack with the protocol's reason and a detail.
+- **The database failing is ``unavailable``**, never a crash: the device retries later, and the
+  store is reopened on the next message.
+- **Acks go only to the sending device's own ``acks`` topic**, whatever a message's response
+  topic says, so a message cannot make us publish on another device's topics.
+
+Not thread-safe: the service calls it from one worker thread (which also serialises the
+database connection).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from agent.payload_codec import encode_payload
+from agent.sync.protocol import (
+    CONTENT_TYPE,
+    MAX_MESSAGE_BYTES,
+    BatchAck,
+    ProtocolError,
+    RecordBatch,
+    RejectReason,
+    Topic,
+    TopicKind,
+    UnsupportedVersion,
+    WrongTopic,
+    decode_message,
+    parse_topic,
+)
+from hospital_receiver.gaps import GapWatch, ResyncPolicy, ResyncRequest
+from hospital_receiver.records import Identity, StoredRecord
+from hospital_receiver.sql_store import SequenceOutOfRange
+from hospital_receiver.store import CommitResult, RecordStore
+
+__all__ = ["DatabaseUnavailable", "Ingest", "IngestResult", "stored_records"]
+
+_log = logging.getLogger("hospital_receiver.ingest")
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be opened or could not commit; the device should retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What to publish for one received message, once :meth:`Ingest.handle` returned.
+
+    ``ack`` goes to ``ack_topic`` (None for both when the topic names no device of ours: there
+    is nobody to answer). ``resync`` is a gap to ask that device for, if any.
+    """
+
+    ack: BatchAck | None
+    ack_topic: str | None
+    resync: ResyncRequest | None = None
+
+
+def stored_records(batch: RecordBatch) -> list[StoredRecord]:
+    """The rows to store for ``batch``: one per record, the payload as the device encodes it."""
+    return [
+        StoredRecord(
+            identity=Identity(batch.device, event.id.boot_epoch, event.id.sequence),
+            type=str(event.type),
+            wall_ns=event.wall_ns,
+            monotonic_ns=event.monotonic_ns,
+            clock_synchronised=event.clock_synchronised,
+            payload=encode_payload(event.payload),
+            historical=batch.historical,
+        )
+        for event in batch.records
+    ]
+
+
+class Ingest:
+    """Validates, stores and answers record batches; watches each device for gaps.
+
+    ``open_store`` opens the database (called lazily, and again after a database error).
+    ``clock`` is monotonic seconds, for the resync policy.
+    """
+
+    def __init__(
+        self,
+        open_store: Callable[[], RecordStore],
+        *,
+        resync: ResyncPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        max_bytes: int = MAX_MESSAGE_BYTES,
+    ) -> None:
+        self._open_store = open_store
+        self._store: RecordStore | None = None
+        self._gaps = GapWatch(resync or ResyncPolicy(), clock)
+        self.max_bytes = max_bytes
+
+    def handle(self, topic_name: str, content_type: str | None, payload: bytes) -> IngestResult:
+        """Check, commit and answer one message received on ``topic_name``."""
+        try:
+            topic = parse_topic(topic_name)
+        except ProtocolError as error:
+            _rejected(topic_name, "-", len(payload), error.reason, str(error))
+            return IngestResult(None, None)
+        ack_topic = str(topic.sibling(TopicKind.ACKS))
+
+        def reject(reason: RejectReason, detail: str) -> IngestResult:
+            _rejected(topic_name, topic.device, len(payload), reason, detail)
+            return IngestResult(BatchAck.rejected(topic.device, reason, detail), ack_topic)
+
+        try:
+            batch = _batch(topic, content_type, payload, self.max_bytes)
+            result = self._commit(stored_records(batch))
+        except ProtocolError as error:
+            return reject(error.reason, str(error))
+        except SequenceOutOfRange as error:
+            return reject(RejectReason.UNSUPPORTED, str(error))
+        except DatabaseUnavailable as error:
+            return reject(RejectReason.UNAVAILABLE, str(error))
+        ack = BatchAck.committed(batch)
+        _log.info(
+            "batch committed",
+            extra={
+                "fields": {
+                    "device": topic.device,
+                    "records": len(batch.records),
+                    "new": result.inserted,
+                    "duplicates": result.duplicates,
+                    "historical": batch.historical,
+                    "bytes": len(payload),
+                }
+            },
+        )
+        return IngestResult(ack, ack_topic, self._check_gap(topic))
+
+    def check_gaps(self) -> list[ResyncRequest]:
+        """Look again at every device with an open gap (a quiet device sends nothing to look
+        at); the resyncs now due."""
+        due = (self._check_gap(topic) for topic in self._gaps.open_gaps.values())
+        return [request for request in due if request is not None]
+
+    def resync_answered(self, device: str) -> None:
+        """``device`` answered the resync we sent it."""
+        self._gaps.answered(device)
+
+    def close(self) -> None:
+        """Close the database, if open."""
+        store, self._store = self._store, None
+        if store is not None:
+            store.close()
+
+    def _commit(self, records: list[StoredRecord]) -> CommitResult:
+        with self._database() as store:
+            return store.commit(records)
+
+    def _check_gap(self, topic: Topic) -> ResyncRequest | None:
+        try:
+            with self._database() as store:
+                progress = store.progress(topic.device)
+        except DatabaseUnavailable as error:
+            _log.warning(
+                "cannot check for gaps", extra={"fields": {"device": topic.device, "error": error}}
+            )
+            return None
+        request = self._gaps.observe(topic, progress)
+        if request is not None:
+            _log.info(
+                "gap: asking for a resync",
+                extra={
+                    "fields": {
+                        "device": topic.device,
+                        "from": request.from_sequence,
+                        "highest": progress.highest,
+                    }
+                },
+            )
+        return request
+
+    @contextlib.contextmanager
+    def _database(self) -> Iterator[RecordStore]:
+        """The open store; any error of the driver's becomes :class:`DatabaseUnavailable`, and
+        the store is closed so that the next call opens a fresh connection."""
+        try:
+            if self._store is None:
+                self._store = self._open_store()
+            yield self._store
+        except SequenceOutOfRange:
+            raise  # the batch's fault, not the database's
+        # The database drivers (sqlite3, psycopg) raise errors of their own, unrelated types and
+        # also OSError: whatever they raise means "not committed", which the device retries.
+        except Exception as error:
+            _log.exception("database error", extra={"fields": {"error": error}})
+            with contextlib.suppress(Exception):  # closing a broken connection may fail too
+                self.close()
+            raise DatabaseUnavailable(f"database error: {type(error).__name__}") from error
+
+
+def _batch(topic: Topic, content_type: str | None, payload: bytes, max_bytes: int) -> RecordBatch:
+    """The batch ``payload`` is; a :class:`ProtocolError` saying why not otherwise."""
+    if topic.kind is not TopicKind.RECORDS:
+        raise WrongTopic(f"record batches come on records topics, not {topic.kind}")
+    if content_type != CONTENT_TYPE:
+        raise UnsupportedVersion(f"content type {content_type!r}, expected {CONTENT_TYPE!r}")
+    message = decode_message(payload, topic, max_bytes)
+    assert isinstance(message, RecordBatch)  # decode_message checked its kind against the topic's
+    return message
+
+
+def _rejected(topic: str, device: str, size: int, reason: RejectReason, detail: str) -> None:
+    _log.warning(
+        "message rejected",
+        extra={
+            "fields": {
+                "reason": str(reason),
+                "device": device,
+                "bytes": size,
+                "topic": topic,
+                "detail": detail,
+            }
+        },
+    )
