@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import cbor2
 import pytest
 
-from agent.events import DoorChanged, Event, PresenceChanged, RecordId, TemperatureSample
+from agent.events import DoorChanged, Event, RecordId, TemperatureSample
 from agent.sync.protocol import (
     BatchLimits,
     InvalidIdentifier,
@@ -23,6 +22,7 @@ from agent.sync.protocol import (
     parse_topic,
     shared_filter,
 )
+from hal_sim.backlog import WEEK_OF_SAMPLES, week_of_records
 
 DEVICE = "cab-01"
 RECORDS = Topic("site-1", DEVICE, TopicKind.RECORDS)
@@ -141,53 +141,10 @@ def test_batches_respect_count_and_byte_limits() -> None:
 
 # --- bytes per temperature sample over a week of a 72-slot cabinet ----------------------------
 
-_PROBES = 8
-_PERIOD_NS = 10_000_000_000
-_WEEK_ROUNDS = 7 * 24 * 3600 // 10
-_EVENTS = 5_000
-
-
-def _week_backlog(rng: random.Random) -> tuple[list[Event], int]:
-    """8 probes read one after another every 10 s (loop latency and read jitter), readings
-    around 4 °C at 0.01 °C resolution with 0.01-0.05 °C noise, and 5k other events in between."""
-    wall_offset = 1_700_000_000_000_000_000
-    event_rounds = set(rng.sample(range(_WEEK_ROUNDS), _EVENTS))
-    level = [4.0 + 0.3 * p for p in range(_PROBES)]
-    records: list[Event] = []
-    seq = 0
-    for k in range(_WEEK_ROUNDS):
-        start = 3_000_000_000 + k * _PERIOD_NS + rng.randrange(100_000, 3_000_000)
-        for p in range(_PROBES):
-            seq += 1
-            mono = start + p * 1_500_000 + rng.randrange(-200_000, 200_000)
-            level[p] += rng.gauss(0, 0.002)
-            celsius = round(level[p] + rng.gauss(0, rng.choice((0.01, 0.03, 0.05))), 2)
-            records.append(
-                Event(
-                    RecordId(DEVICE, 1, seq),
-                    wall_offset + mono,
-                    mono,
-                    True,
-                    TemperatureSample(f"probe-{p}", celsius),
-                )
-            )
-        if k in event_rounds:
-            seq += 1
-            mono = start + 20_000_000
-            records.append(
-                Event(
-                    RecordId(DEVICE, 1, seq),
-                    wall_offset + mono,
-                    mono,
-                    True,
-                    PresenceChanged(slot=rng.randrange(72), present=rng.random() < 0.5),
-                )
-            )
-    return records, _WEEK_ROUNDS * _PROBES
-
 
 def test_a_week_of_backlog_costs_at_most_12_bytes_per_temperature_sample() -> None:
-    records, samples = _week_backlog(random.Random(7))
+    records = list(week_of_records(DEVICE))
+    samples = WEEK_OF_SAMPLES
     packed = pack_batches(DEVICE, records, historical=True, limits=BatchLimits())
     total = sum(len(p.data) for p in packed)
     per_sample = total / samples
