@@ -25,6 +25,8 @@ __all__ = [
     "AgentStopping",
     "BadgePresented",
     "BarcodeScanned",
+    "CommandAnswered",
+    "CommandReceived",
     "DoorChanged",
     "Event",
     "EventType",
@@ -35,6 +37,7 @@ __all__ = [
     "PresenceChanged",
     "ProbeFault",
     "RecordId",
+    "SyncRejected",
     "TagsChanged",
     "TemperatureSample",
 ]
@@ -59,6 +62,9 @@ class EventType(enum.StrEnum):
     BARCODE_SCANNED = "barcode_scanned"
     INPUT_REJECTED = "input_rejected"
     HARDWARE_FAULT = "hardware_fault"
+    COMMAND_RECEIVED = "command_received"
+    COMMAND_ANSWERED = "command_answered"
+    SYNC_REJECTED = "sync_rejected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +222,49 @@ class HardwareFault:
     recovered: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class CommandReceived:
+    """A command from the hospital, journaled before the device decides on it or acts (invariant 5).
+
+    ``nonce`` is the command's nonce in hexadecimal; ``arguments`` its arguments as JSON text
+    with sorted keys. Times are the hospital's wall clock, nanoseconds since the Unix epoch.
+    """
+
+    TYPE: ClassVar[EventType] = EventType.COMMAND_RECEIVED
+    request_id: str
+    command: str
+    issued_ns: int
+    expires_ns: int
+    nonce: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandAnswered:
+    """What the device did with a command, as it replied: ``done``, or ``refused`` with a
+    ``reason`` (``expired``, ``replayed``, ``unknown``, ``malformed``) and a ``detail``."""
+
+    TYPE: ClassVar[EventType] = EventType.COMMAND_ANSWERED
+    request_id: str
+    outcome: str
+    reason: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRejected:
+    """Alarm: the hospital side refused a batch of records for a reason resending soon will not
+    cure (``malformed``, ``too_large``, ``unsupported``, ``wrong_device``). The records are
+    kept and sent again later; someone must look at the device or the receiver."""
+
+    TYPE: ClassVar[EventType] = EventType.SYNC_REJECTED
+    reason: str
+    detail: str
+    first_sequence: int
+    last_sequence: int
+    records: int
+
+
 Payload = (
     AgentStarted
     | AgentStopping
@@ -229,6 +278,9 @@ Payload = (
     | BarcodeScanned
     | InputRejected
     | HardwareFault
+    | CommandReceived
+    | CommandAnswered
+    | SyncRejected
 )
 
 PAYLOAD_TYPES: dict[EventType, type[Payload]] = {
@@ -246,6 +298,9 @@ PAYLOAD_TYPES: dict[EventType, type[Payload]] = {
         BarcodeScanned,
         InputRejected,
         HardwareFault,
+        CommandReceived,
+        CommandAnswered,
+        SyncRejected,
     )
 }
 

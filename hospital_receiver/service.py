@@ -26,6 +26,7 @@ from typing import ParamSpec, TypeVar
 
 import aiomqtt
 
+from agent.sync.backoff import Backoff
 from agent.sync.mqtt_publish import CheckedPublisher, PublishError
 from agent.sync.protocol import (
     DEFAULT_SHARE_GROUP,
@@ -41,7 +42,6 @@ from agent.sync.protocol import (
     parse_topic,
     shared_filter,
 )
-from hospital_receiver.backoff import Backoff
 from hospital_receiver.broker import BrokerSettings, publish_properties
 from hospital_receiver.commands import new_command, publish_command
 from hospital_receiver.fleet import FleetView
@@ -96,7 +96,7 @@ class Receiver:
     async def run(self) -> None:
         """Connect, serve, reconnect after a jittered backoff, for ever; on cancellation, let
         the commit in progress finish and close the database."""
-        backoff = Backoff(self.config.backoff_initial_s, self.config.backoff_max_s)
+        backoff = Backoff(base=self.config.backoff_initial_s, cap=self.config.backoff_max_s)
         try:
             while True:
                 try:

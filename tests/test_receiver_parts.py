@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 
 from agent.sync.protocol import Birth, Death
-from hospital_receiver.backoff import Backoff
 from hospital_receiver.broker import BrokerSettings
 from hospital_receiver.fleet import FleetView
 
@@ -28,16 +26,6 @@ def test_a_late_will_of_an_older_connection_does_not_hide_a_live_device() -> Non
     assert (state.online, state.last_acked, state.firmware) == (False, 41, "0.1.0")
     assert fleet.update(birth(4, 1, last_acked=99)) is not None, "a new boot epoch"
     assert (fleet.devices["cab-1"].online, fleet.devices["cab-1"].last_acked) == (True, 99)
-
-
-def test_backoff_doubles_with_jitter_up_to_its_cap_and_resets() -> None:
-    backoff = Backoff(0.5, 4.0, rng=random.Random(1))
-    delays = [backoff.next_delay() for _ in range(8)]
-    for delay, ceiling in zip(delays, [0.5, 1, 2, 4, 4, 4, 4, 4], strict=True):
-        assert ceiling / 2 <= delay <= ceiling
-    assert len(set(delays)) == len(delays), "jittered"
-    backoff.reset()
-    assert backoff.next_delay() <= 0.5
 
 
 @pytest.mark.parametrize(

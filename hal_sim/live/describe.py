@@ -13,6 +13,8 @@ from agent.events import (
     AgentStopping,
     BadgePresented,
     BarcodeScanned,
+    CommandAnswered,
+    CommandReceived,
     DoorChanged,
     Event,
     EventType,
@@ -22,6 +24,7 @@ from agent.events import (
     PowerChanged,
     PresenceChanged,
     ProbeFault,
+    SyncRejected,
     TagsChanged,
     TemperatureSample,
 )
@@ -79,6 +82,16 @@ def describe_payload(payload: Payload) -> str:  # noqa: PLR0911, PLR0912 - one c
             return f"{payload.part} works again"
         case HardwareFault():
             return f"{payload.part} FAILED: {payload.error} - {payload.detail}"
+        case CommandReceived():
+            return f"hospital command {payload.command} ({payload.request_id}) received"
+        case CommandAnswered():
+            reason = "" if payload.reason is None else f": {payload.reason}"
+            return f"hospital command {payload.request_id} {payload.outcome}{reason}"
+        case SyncRejected():
+            return (
+                f"SYNC REFUSED by the hospital ({payload.reason}): {payload.records} records"
+                f" {payload.first_sequence}-{payload.last_sequence} kept for a retry"
+            )
         case _:
             assert_never(payload)
 
@@ -86,7 +99,12 @@ def describe_payload(payload: Payload) -> str:  # noqa: PLR0911, PLR0912 - one c
 def is_alert(event: Event) -> bool:
     """Whether an event reports something wrong: a fault, rejected input, mains lost."""
     match event.payload:
-        case ProbeFault(cleared=False) | HardwareFault(recovered=False) | InputRejected():
+        case (
+            ProbeFault(cleared=False)
+            | HardwareFault(recovered=False)
+            | InputRejected()
+            | SyncRejected()
+        ):
             return True
         case PowerChanged(on_mains=on_mains, battery_low=low):
             return low or not on_mains

@@ -1,0 +1,134 @@
+"""Commands from the hospital: decided and acted on only after they are journaled (invariant 5).
+
+For every message on the device's ``commands`` topic, :meth:`CommandDesk.handle`:
+
+1. decodes it strictly; one that fails is refused (``malformed`` / ``unknown``) and the refusal
+   journaled, or - when not even its request id can be read, or it names another device - only
+   logged, with no reply (``docs/protocol.md`` section 6);
+2. journals a :class:`~agent.events.CommandReceived` through the event stream, *before*
+   deciding anything - if that fails, nothing happens at all;
+3. refuses it when it has expired by the device's wall clock, or when its nonce was claimed
+   before (:class:`~agent.sync.nonces.NonceStore`, durable across restarts); otherwise claims
+   the nonce and acts (``ping``: nothing; ``resync``: the journal resends and the link's
+   cursors rewind);
+4. journals the outcome (:class:`~agent.events.CommandAnswered`) and returns the reply to send.
+
+A command is acted on at most once: the nonce is claimed durably before acting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import assert_never
+
+from agent.clock import Clock
+from agent.events import CommandAnswered, CommandReceived
+from agent.journal import Journal
+from agent.runtime.stream import EventStream
+from agent.sync.nonces import NonceStore
+from agent.sync.protocol import (
+    Command,
+    CommandReply,
+    Outcome,
+    Ping,
+    ProtocolError,
+    RefusalReason,
+    Resync,
+    Topic,
+    WrongDevice,
+    decode_message,
+    refusal_for,
+)
+
+__all__ = ["CommandDesk"]
+
+_log = logging.getLogger(__name__)
+
+
+class CommandDesk:
+    """Handles the commands of one device. ``on_resync(from_sequence)`` is called after the
+    journal made records pending again, so the link reads them again."""
+
+    def __init__(
+        self,
+        *,
+        device_id: str,
+        journal: Journal,
+        stream: EventStream,
+        clock: Clock,
+        nonces: NonceStore,
+        on_resync: Callable[[int], None],
+    ) -> None:
+        self._device = device_id
+        self._journal = journal
+        self._stream = stream
+        self._clock = clock
+        self._nonces = nonces
+        self._on_resync = on_resync
+
+    async def handle(self, data: bytes, topic: Topic) -> CommandReply | None:
+        """Decide on one command message; the reply to publish, or None when there is none."""
+        try:
+            message = decode_message(data, topic)
+        except ProtocolError as error:
+            if error.request_id is None or isinstance(error, WrongDevice):
+                _log.warning("command ignored, no reply possible: %s: %s", error.reason, error)
+                return None
+            _log.warning("command %s refused: %s", error.request_id, error)
+            return await self._answer(error.request_id, refusal_for(error), str(error))
+        if not isinstance(message, Command):  # decode_message checks the kind against the topic
+            raise TypeError(f"decode_message returned a {message.KIND} for {topic}")
+        await self._stream.record(
+            CommandReceived(
+                request_id=message.request_id,
+                command=message.args.NAME,
+                issued_ns=message.issued_ns,
+                expires_ns=message.expires_ns,
+                nonce=message.nonce.hex(),
+                arguments=json.dumps(message.args.to_args(), sort_keys=True),
+            )
+        )
+        now = self._clock.wall_ns()
+        if message.expired(now):
+            late_s = (now - message.expires_ns) / 1e9
+            return await self._answer(
+                message.request_id, RefusalReason.EXPIRED, f"expired {late_s:.3f} s ago"
+            )
+        if not await self._nonces.claim(message.nonce, message.expires_ns, now):
+            return await self._answer(
+                message.request_id, RefusalReason.REPLAYED, "nonce already used"
+            )
+        await self._act(message)
+        return await self._answer(message.request_id)
+
+    async def _act(self, command: Command) -> None:
+        args = command.args
+        if isinstance(args, Resync):
+            count = await self._journal.resend_from(args.from_sequence)
+            self._on_resync(args.from_sequence)
+            _log.info(
+                "command %s: resync from %d, %d records pending again",
+                command.request_id,
+                args.from_sequence,
+                count,
+            )
+        elif isinstance(args, Ping):
+            _log.info("command %s: ping", command.request_id)
+        else:
+            assert_never(args)
+
+    async def _answer(
+        self, request_id: str, reason: RefusalReason | None = None, detail: str = ""
+    ) -> CommandReply:
+        outcome = Outcome.DONE if reason is None else Outcome.REFUSED
+        await self._stream.record(
+            CommandAnswered(
+                request_id=request_id,
+                outcome=str(outcome),
+                reason=None if reason is None else str(reason),
+                detail=detail,
+            )
+        )
+        return CommandReply(self._device, request_id, outcome, reason, detail)
