@@ -39,7 +39,7 @@ schema = 1
 
 [device]
 id = "cab-test-1"
-site = "Test bench"
+site = "test-bench"
 kind = "cabinet"
 
 [hardware]
@@ -91,7 +91,7 @@ schema = 1
 
 [device]
 id = "fridge-1"
-site = "Ward 3"
+site = "ward-3"
 kind = "fridge"
 
 [hardware]
@@ -299,7 +299,7 @@ def test_an_unreadable_file_is_reported(tmp_path: Path) -> None:
 
 def test_a_file_that_is_not_utf8_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "latin1.toml"
-    path.write_bytes(FRIDGE.replace("Ward 3", "Salle \xe9").encode("latin-1"))
+    path.write_bytes(FRIDGE.replace("ward-3", "Salle \xe9").encode("latin-1"))
     with pytest.raises(ProfileError) as caught:
         load_profile(path)
     (problem,) = caught.value.problems
@@ -363,8 +363,9 @@ def test_a_float_is_not_an_integer() -> None:
 
 
 def test_a_missing_key_is_reported() -> None:
-    problem = problem_at(edit(CABINET, 'site = "Test bench"\n', ""), "device.site")
-    assert (problem.expected, problem.found) == ("a non-empty string", "nothing")
+    problem = problem_at(edit(CABINET, 'site = "test-bench"\n', ""), "device.site")
+    assert problem.expected.startswith("a site id: 1-64 letters")
+    assert problem.found == "nothing"
 
 
 def test_a_missing_section_is_reported() -> None:
@@ -465,7 +466,9 @@ def test_a_duplicate_antenna_name_is_reported() -> None:
 
 def test_a_device_id_with_forbidden_characters_is_reported() -> None:
     problem = problem_at(edit(CABINET, 'id = "cab-test-1"', 'id = "cab/01 #2"'), "device.id")
-    assert problem.expected == "a device id of letters, digits, '.', '_' or '-'"
+    assert problem.expected == (
+        "a device id: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    )
     assert problem.found == '"cab/01 #2"'
 
 

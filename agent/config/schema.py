@@ -53,7 +53,9 @@ class ProbeKind(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class DeviceSection:
     """``[device]``: identity. ``id`` is the device id in every record identity; it must be
-    unique in the fleet and use only ``[A-Za-z0-9._-]`` (it becomes part of MQTT topics)."""
+    unique in the fleet. ``id`` and ``site`` (the hospital or campus the device reports to)
+    become MQTT topic levels: 1-64 of ``[A-Za-z0-9._-]``, starting with a letter or digit.
+    ``description`` is free text (where the device stands, what it holds)."""
 
     id: str
     site: str

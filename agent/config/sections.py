@@ -54,6 +54,9 @@ __all__ = [
     "FormatVersion",
 ]
 
+_TOPIC_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+"""Device and site ids become MQTT topic levels (``docs/protocol.md``): the protocol's rule."""
+
 FORMAT_VERSION = 1
 """The only value of ``schema`` this agent reads."""
 
@@ -151,11 +154,19 @@ DEVICE = Table(
         Field(
             "id",
             Text(
-                expected="a device id of letters, digits, '.', '_' or '-'",
-                pattern=re.compile(r"[A-Za-z0-9._-]+"),
+                expected="a device id: 1-64 letters, digits, '.', '_' or '-', starting with a"
+                " letter or digit",
+                pattern=_TOPIC_SAFE,
             ),
         ),
-        Field("site", Text()),
+        Field(
+            "site",
+            Text(
+                expected="a site id: 1-64 letters, digits, '.', '_' or '-', starting with a"
+                " letter or digit",
+                pattern=_TOPIC_SAFE,
+            ),
+        ),
         Field("kind", Choice(DeviceKind)),
         Field("description", Text(expected="a string", allow_empty=True), OPTIONAL),
     ),

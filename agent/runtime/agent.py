@@ -4,7 +4,8 @@
 reader watchers) and runs them in one :class:`asyncio.TaskGroup` with named tasks. It records
 :class:`~agent.events.AgentStarted` before any service runs and
 :class:`~agent.events.AgentStopping` after they have all stopped, so the record of a run is
-bracketed. With a journal, a supervisor keeps it within budget and shows its health. If a
+bracketed. With a journal, a supervisor keeps it within budget and shows its health; with a
+sync link, the journal's records go to the hospital. If a
 service fails, the task group cancels the others and the error propagates: the supervisor
 above decides whether to restart, and nothing is silently half-running.
 """
@@ -29,6 +30,7 @@ from agent.runtime.sampler import ProbeSampler, SampledProbe
 from agent.runtime.stream import EventStream
 from agent.runtime.watchers import SensorWatchers
 from agent.sink import SinkUnavailable
+from agent.sync.link import SyncLink
 
 __all__ = ["Agent"]
 
@@ -46,6 +48,7 @@ class Agent:
         clock: Clock,
         stream: EventStream,
         journal: Journal | None = None,
+        link: SyncLink | None = None,
     ) -> None:
         self.profile = profile
         self.backend = backend
@@ -53,6 +56,7 @@ class Agent:
         self.stream = stream
         self.samplers = self._samplers()
         self.watchers = SensorWatchers(profile, backend.hardware, stream)
+        self.link = link
         self.journal_supervisor = (
             None
             if journal is None
@@ -80,6 +84,8 @@ class Agent:
         services.update(self.watchers.services())
         if self.journal_supervisor is not None:
             services["journal"] = self.journal_supervisor.run()
+        if self.link is not None:
+            services["sync"] = self.link.run()
         return services
 
     async def run(self, stop: asyncio.Future[str]) -> None:

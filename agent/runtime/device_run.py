@@ -1,4 +1,4 @@
-"""Running the agent on a device: state directory, boot epoch, journal, then the agent.
+"""Running the agent on a device: state directory, boot epoch, journal, sync link, the agent.
 
 What ``hemotrace run`` does once the profile is loaded. The journal is opened before anything
 is recorded (invariant 1); if it cannot be opened - a corrupt file, a read-only mount - the
@@ -24,10 +24,13 @@ from agent.runtime.agent import Agent
 from agent.runtime.event_log import log_event
 from agent.runtime.journal_supervisor import classify_for
 from agent.runtime.stream import EventStream
+from agent.sync.link import SyncLink
+from agent.sync.nonces import NonceStore
 
-__all__ = ["JOURNAL_FILE", "open_journal", "run_device"]
+__all__ = ["JOURNAL_FILE", "NONCES_FILE", "open_journal", "run_device"]
 
 JOURNAL_FILE = "journal.db"
+NONCES_FILE = "command-nonces.db"
 
 _log = logging.getLogger(__name__)
 
@@ -67,7 +70,8 @@ async def run_device(
     device_dir: Path,
     stop: asyncio.Future[str],
 ) -> None:
-    """Open the journal, run the agent until ``stop`` resolves, close the journal."""
+    """Open the journal, run the agent (and its sync link when the profile has ``[sync]``)
+    until ``stop`` resolves, close the journal."""
     journal = await open_journal(
         device_dir / JOURNAL_FILE, profile=profile, backend=backend, stop=stop
     )
@@ -82,7 +86,27 @@ async def run_device(
             first_sequence=journal.next_sequence,
         )
         stream.observe(log_event)
-        agent = Agent(profile=profile, backend=backend, clock=clock, stream=stream, journal=journal)
+        link = (
+            None
+            if profile.sync is None
+            else SyncLink(
+                config=profile.sync,
+                site=profile.device.site,
+                boot_epoch=boot_epoch,
+                journal=journal,
+                stream=stream,
+                clock=clock,
+                nonces=NonceStore(device_dir / NONCES_FILE),
+            )
+        )
+        agent = Agent(
+            profile=profile,
+            backend=backend,
+            clock=clock,
+            stream=stream,
+            journal=journal,
+            link=link,
+        )
         await agent.run(stop)
     finally:
         await journal.close()
