@@ -3,7 +3,8 @@
 Subcommands:
 
 * ``hemotrace sim`` - a simulated device (a 72-slot cabinet unless ``--profile`` says
-  otherwise) with its agent, shown live in the terminal;
+  otherwise) with its agent and journal, syncing to a broker and hospital receiver started
+  locally, shown live in the terminal;
 * ``hemotrace sim run SCENARIO...`` - scripted simulator runs; exits 1 if an expectation fails;
 * ``hemotrace config check FILE...`` - validate device profiles, reporting every problem;
 * ``hemotrace run --profile FILE`` - the agent on the backend the profile names, on the
@@ -114,6 +115,18 @@ def _parser() -> argparse.ArgumentParser:
         help="stop after this much simulated time (e.g. 10m, 7d); default: until Ctrl-C",
     )
     sim.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("var/sim"),
+        help="where the simulated device keeps its journal and the local hospital side its"
+        " broker and database (default: var/sim)",
+    )
+    sim.add_argument(
+        "--offline",
+        action="store_true",
+        help="no local broker and receiver: the device's records wait in its journal",
+    )
+    sim.add_argument(
         "--plain",
         action="store_true",
         help="log lines instead of the live view (the default when not on a terminal)",
@@ -161,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 speed=_loop_speed(args.speed, 1.0),
                 duration=args.duration,
                 live=not args.plain and sys.stdout.isatty() and sys.stdin.isatty(),
+                state_dir=args.state_dir,
+                sync=not args.offline,
             )
     raise AssertionError(f"unhandled command {args.command!r}")
 

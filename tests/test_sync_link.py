@@ -600,3 +600,30 @@ def test_a_publish_denied_by_the_broker_is_not_taken_as_sent(
     assert pending == 10
     assert not hospital.records
     assert hospital.status  # the birth went through: only the records topic is denied
+
+
+def test_batches_nobody_received_are_sent_again_soon_not_after_the_ack_timeout(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    """With no receiver subscribed the broker answers 0x10 (no matching subscribers): nobody
+    will ever acknowledge, so the link retries after ``publish_retry_s`` instead of waiting out
+    a long ack timeout - records sent before the hospital came up still arrive promptly."""
+
+    async def body() -> Hospital:
+        settings = LinkSettings(
+            ack_timeout_s=3600.0, publish_retry_s=0.2, backoff_base_s=0.05, backoff_cap_s=0.5
+        )
+        device = await open_device(tmp_path, mosquitto.url, settings, backlog=100)
+        async with running(device.link.run()):
+            await until(lambda: device.link.connected, "the link")
+            await device.record_doors(10)
+            await asyncio.sleep(0.5)  # published into the void
+            hospital = Hospital(mosquitto.host, mosquitto.port)
+            async with running(hospital.run()):
+                await hospital.connected.wait()
+                await until_async(lambda: all_acknowledged(device.journal))
+        await device.journal.close()
+        return hospital
+
+    hospital = run(body())
+    assert len(hospital.records) == 110

@@ -51,6 +51,11 @@ class EventStream:
         self._observers: list[Observer] = []
         self._failure_listeners: list[FailureListener] = []
 
+    @property
+    def next_sequence(self) -> int:
+        """The sequence the next recorded event will get."""
+        return self._next_sequence
+
     def observe(self, observer: Observer) -> None:
         """Call ``observer`` with every event recorded from now on."""
         self._observers.append(observer)

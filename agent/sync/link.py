@@ -343,11 +343,19 @@ class SyncLink:
                 await self._wake.wait()
 
     def _published(self, correlation: bytes, future: asyncio.Future[PublishAck]) -> None:
-        """A batch's PUBACK (or its absence): only a refusal changes anything here."""
+        """A batch's PUBACK (or its absence): a refusal, or a PUBACK saying no receiver was
+        subscribed, makes the batch's records wait ``publish_retry_s`` and go again."""
         if future.cancelled():
             return
         error = future.exception()
-        if isinstance(error, PublishRejected | PublishNotSent):
+        if error is None and future.result().no_matching_subscribers:
+            # No receiver is subscribed: nobody will ever acknowledge this batch, so do not
+            # wait out the ack timeout - send it again soon.
+            _log.warning("no hospital receiver is subscribed; records batch will be resent")
+            retry_at = asyncio.get_running_loop().time() + self.settings.publish_retry_s
+            self._session.failed(correlation, retry_at=retry_at)
+            self._wake.set()
+        elif isinstance(error, PublishRejected | PublishNotSent):
             _log.error("records batch not accepted by the broker, retrying later: %s", error)
             retry_at = asyncio.get_running_loop().time() + self.settings.publish_retry_s
             self._session.failed(correlation, retry_at=retry_at)

@@ -174,5 +174,5 @@ def status_line(session: SimSession, started_at: float) -> str:
         f" +{elapsed} air {temperature_range(session, ProbeKind.AIR)}"
         f" product {temperature_range(session, ProbeKind.PRODUCT)}"
         f" door {doors or 'none'} power {power}"
-        f" events {total} ({samples} samples)"
+        f" events {total} ({samples} samples); {session.sync_line()}"
     )

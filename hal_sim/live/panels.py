@@ -186,6 +186,7 @@ class ClimatePanel(_Panel):
         text.append("\nindicator ")
         shown = device.indicator.shown
         text.append(shown.value, style=_INDICATOR_STYLES[shown])
+        text.append("\n\n" + session.sync_line(), style="cyan")
         self._show(text)
 
 
