@@ -8,8 +8,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: sim test system-deps lint typecheck unit bench clean
 
-# Run the simulated 72-slot cabinet, live in the terminal (PROFILE=fridge|transport, SPEED=60).
-sim: $(STAMP)
+# Run the simulated 72-slot cabinet, live in the terminal, syncing its journal to a Mosquitto
+# broker and hospital receiver it starts in var/sim (PROFILE=fridge|transport, SPEED=60).
+sim: system-deps $(STAMP)
 	$(BIN)/hemotrace sim --profile $(or $(PROFILE),cabinet) --speed $(or $(SPEED),1)
 
 # Everything CI runs: lint, format check, strict typing, the whole test suite.
@@ -29,8 +30,11 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: system-deps $(STAMP)
 	$(BIN)/python benchmarks/sim_speed.py
+	$(BIN)/python benchmarks/journal_append.py
+	$(BIN)/python benchmarks/wire_bytes.py
+	$(BIN)/python benchmarks/sync_drain.py
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
