@@ -21,7 +21,13 @@ import cbor2
 
 from agent.events import PAYLOAD_TYPES, EventType, Payload
 
-__all__ = ["PayloadDecodeError", "decode_payload", "encode_payload", "payload_to_map"]
+__all__ = [
+    "PayloadDecodeError",
+    "decode_payload",
+    "encode_payload",
+    "payload_map",
+    "payload_to_map",
+]
 
 
 class PayloadDecodeError(ValueError):
@@ -56,6 +62,25 @@ def decode_payload(event_type: str, data: bytes | dict[str, Any]) -> Payload:
     else:
         value = data
     return _build(PAYLOAD_TYPES[kind], value)
+
+
+_TEMPERATURE = EventType.TEMPERATURE_SAMPLE.value
+
+
+def payload_map(event_type: str, data: bytes) -> dict[str, Any]:
+    """``payload_to_map(decode_payload(event_type, data))``, the same map or the same error,
+    without building the payload for the commonest record (a well-formed temperature sample)."""
+    if event_type == _TEMPERATURE and type(data) is bytes:
+        try:
+            value = cbor2.loads(data)
+        except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError):
+            value = None  # decode_payload below raises its error
+        if type(value) is dict and len(value) == 2:
+            probe = value.get("probe")
+            celsius = value.get("celsius")
+            if type(probe) is str and type(celsius) is float and math.isfinite(celsius):
+                return {"probe": probe, "celsius": celsius}
+    return payload_to_map(decode_payload(event_type, data))
 
 
 def _build(cls: type[Payload], value: object) -> Payload:

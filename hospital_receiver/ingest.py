@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from agent.payload_codec import encode_payload
@@ -33,16 +33,17 @@ from agent.sync.protocol import (
     BatchAck,
     ProtocolError,
     RecordBatch,
+    RecordRows,
     RejectReason,
     Topic,
     TopicKind,
     UnsupportedVersion,
     WrongTopic,
-    decode_message,
+    decode_record_rows,
     parse_topic,
 )
 from hospital_receiver.gaps import GapWatch, ResyncPolicy, ResyncRequest
-from hospital_receiver.records import Identity, StoredRecord
+from hospital_receiver.records import Identity, StoredRecord, StoredRecords
 from hospital_receiver.sql_store import SequenceOutOfRange
 from hospital_receiver.store import CommitResult, RecordStore
 
@@ -119,20 +120,20 @@ class Ingest:
 
         try:
             batch = _batch(topic, content_type, payload, self.max_bytes)
-            result = self._commit(stored_records(batch))
+            result = self._commit(StoredRecords(batch.device, batch.historical, batch.rows))
         except ProtocolError as error:
             return reject(error.reason, str(error))
         except SequenceOutOfRange as error:
             return reject(RejectReason.UNSUPPORTED, str(error))
         except DatabaseUnavailable as error:
             return reject(RejectReason.UNAVAILABLE, str(error))
-        ack = BatchAck.committed(batch)
+        ack = BatchAck.committed_keys(batch.device, batch.keys())
         _log.info(
             "batch committed",
             extra={
                 "fields": {
                     "device": topic.device,
-                    "records": len(batch.records),
+                    "records": len(batch.rows),
                     "new": result.inserted,
                     "duplicates": result.duplicates,
                     "historical": batch.historical,
@@ -158,7 +159,7 @@ class Ingest:
         if store is not None:
             store.close()
 
-    def _commit(self, records: list[StoredRecord]) -> CommitResult:
+    def _commit(self, records: Sequence[StoredRecord]) -> CommitResult:
         with self._database() as store:
             return store.commit(records)
 
@@ -204,15 +205,14 @@ class Ingest:
             raise DatabaseUnavailable(f"database error: {type(error).__name__}") from error
 
 
-def _batch(topic: Topic, content_type: str | None, payload: bytes, max_bytes: int) -> RecordBatch:
-    """The batch ``payload`` is; a :class:`ProtocolError` saying why not otherwise."""
+def _batch(topic: Topic, content_type: str | None, payload: bytes, max_bytes: int) -> RecordRows:
+    """The batch ``payload`` is, as rows (exactly what :func:`decode_message` accepts as a
+    record batch); a :class:`ProtocolError` saying why not otherwise."""
     if topic.kind is not TopicKind.RECORDS:
         raise WrongTopic(f"record batches come on records topics, not {topic.kind}")
     if content_type != CONTENT_TYPE:
         raise UnsupportedVersion(f"content type {content_type!r}, expected {CONTENT_TYPE!r}")
-    message = decode_message(payload, topic, max_bytes)
-    assert isinstance(message, RecordBatch)  # decode_message checked its kind against the topic's
-    return message
+    return decode_record_rows(payload, topic, max_bytes)
 
 
 def _rejected(topic: str, device: str, size: int, reason: RejectReason, detail: str) -> None:

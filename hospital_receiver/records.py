@@ -1,10 +1,14 @@
-"""What the receiver stores: one device record, as it arrived."""
+"""What the receiver stores: one device record, as it arrived (and a batch of them)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
-__all__ = ["Identity", "StoredRecord"]
+from agent.sync.protocol import RecordRow
+
+__all__ = ["Identity", "SqlRow", "StoredRecord", "StoredRecords"]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -28,3 +32,50 @@ class StoredRecord:
     clock_synchronised: bool
     payload: bytes
     historical: bool
+
+
+class StoredRecords(Sequence[StoredRecord]):
+    """The records of one received batch to store, kept as the decoded rows: a store that
+    knows them takes :meth:`sql_rows` at once, any other reads them as :class:`StoredRecord` s
+    (built when read)."""
+
+    __slots__ = ("_rows", "device", "historical")
+
+    def __init__(self, device: str, historical: bool, rows: Sequence[RecordRow]) -> None:
+        self.device = device
+        self.historical = historical
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> StoredRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[StoredRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> StoredRecord | list[StoredRecord]:
+        if isinstance(index, slice):
+            return [self._record(row) for row in self._rows[index]]
+        return self._record(self._rows[index])
+
+    def _record(self, row: RecordRow) -> StoredRecord:
+        return StoredRecord(
+            identity=Identity(self.device, row.epoch, row.sequence),
+            type=row.type,
+            wall_ns=row.wall_ns,
+            monotonic_ns=row.mono_ns,
+            clock_synchronised=row.synced,
+            payload=row.payload,
+            historical=self.historical,
+        )
+
+    def sql_rows(self) -> list[SqlRow]:
+        """The rows as the records table's columns: device, boot epoch, sequence, type, wall
+        ns, monotonic ns, clock synchronised, payload, historical."""
+        device, historical = self.device, self.historical
+        return [(device, *row, historical) for row in self._rows]
+
+
+SqlRow = tuple[str, int, int, str, int, int, bool, bytes, bool]

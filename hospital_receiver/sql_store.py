@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from hospital_receiver.records import Identity, StoredRecord
+from hospital_receiver.records import Identity, SqlRow, StoredRecord, StoredRecords
 from hospital_receiver.store import CommitResult, DeviceProgress, Query
 
 __all__ = ["MAX_STORED_SEQUENCE", "SequenceOutOfRange", "SqlStore"]
@@ -67,19 +67,31 @@ class SqlStore(abc.ABC):
         """A cursor inside one transaction, committed on success, rolled back on error."""
 
     def commit(self, records: Sequence[StoredRecord]) -> CommitResult:
-        for record in records:
-            if not 0 <= record.identity.sequence <= MAX_STORED_SEQUENCE:
-                raise SequenceOutOfRange(
-                    f"{record.identity}: sequence outside 0..{MAX_STORED_SEQUENCE}"
+        rows = (
+            records.sql_rows() if isinstance(records, StoredRecords) else list(map(_row, records))
+        )
+        if rows:
+            sequences = [row[2] for row in rows]
+            if min(sequences) < 0 or max(sequences) > MAX_STORED_SEQUENCE:
+                device, epoch, sequence = next(
+                    row[:3] for row in rows if not 0 <= row[2] <= MAX_STORED_SEQUENCE
                 )
-        inserted = 0
+                raise SequenceOutOfRange(
+                    f"{Identity(device, epoch, sequence)}: sequence outside"
+                    f" 0..{MAX_STORED_SEQUENCE}"
+                )
         with self._transaction() as cursor:
-            for record in records:
-                cursor.execute(self._sql(_INSERT_NEW), _row(record))
-                inserted += max(cursor.rowcount, 0)
-            for device in sorted({record.identity.device for record in records}):
+            inserted = self._insert(cursor, rows)
+            for device in sorted({row[0] for row in rows}):
                 self._advance(cursor, device)
-        return CommitResult(inserted=inserted, duplicates=len(records) - inserted)
+        return CommitResult(inserted=inserted, duplicates=len(rows) - inserted)
+
+    def _insert(self, cursor: Any, rows: list[SqlRow]) -> int:
+        """Insert the rows not stored yet (one statement, many parameter sets); how many."""
+        if not rows:
+            return 0
+        cursor.executemany(self._sql(_INSERT_NEW), rows)
+        return max(int(cursor.rowcount), 0)
 
     def _advance(self, cursor: Cursor, device: str) -> None:
         """Move ``device``'s progress past every sequence now stored without a hole."""
@@ -155,7 +167,7 @@ class SqlStore(abc.ABC):
         self._db.close()
 
 
-def _row(record: StoredRecord) -> tuple[object, ...]:
+def _row(record: StoredRecord) -> SqlRow:
     identity = record.identity
     return (
         identity.device,

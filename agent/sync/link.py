@@ -69,9 +69,10 @@ from agent.sync.protocol import (
     ProtocolError,
     Topic,
     TopicKind,
+    WireRecord,
     decode_message,
     encode_message,
-    pack_batches,
+    pack_wire_batches,
 )
 from agent.sync.session import AckResult, Key, SendSession
 
@@ -318,15 +319,29 @@ class SyncLink:
             chosen = set(session.take(fetch, [(r.boot_epoch, r.sequence) for r in stored]))
             if not chosen:
                 continue
-            events = [r.to_event() for r in stored if (r.boot_epoch, r.sequence) in chosen]
-            packed = pack_batches(
-                self.device_id, events, historical=fetch.historical, limits=limits
+            # The journal's payload bytes decoded once into the maps that go on the wire (and
+            # checked like to_event() would): no typed events to build and take apart again.
+            records = [
+                WireRecord.from_stored(
+                    epoch=r.boot_epoch,
+                    sequence=r.sequence,
+                    event_type=r.type,
+                    wall_ns=r.wall_ns,
+                    mono_ns=r.monotonic_ns,
+                    synced=r.clock_synchronised,
+                    payload=r.payload,
+                )
+                for r in stored
+                if (r.boot_epoch, r.sequence) in chosen
+            ]
+            packed = pack_wire_batches(
+                self.device_id, records, historical=fetch.historical, limits=limits
             )
             now = loop.time()
             ready: list[tuple[bytes, bytes]] = []
             for index, batch in enumerate(packed):
                 if not session.free_slots:
-                    session.release(_keys(e for b in packed[index:] for e in b.batch.records))
+                    session.release(_keys(r for b in packed[index:] for r in b.batch.records))
                     break
                 keys = _keys(batch.batch.records)
                 ready.append((session.sent(keys, historical=fetch.historical, now=now), batch.data))
@@ -454,8 +469,8 @@ class SyncLink:
         self.notify_appended()
 
 
-def _keys(events: Iterable[Event]) -> list[Key]:
-    return [(e.id.boot_epoch, e.id.sequence) for e in events]
+def _keys(records: Iterable[WireRecord]) -> list[Key]:
+    return [(r.epoch, r.sequence) for r in records]
 
 
 def _describe(error: BaseException) -> str:

@@ -225,7 +225,7 @@ class SendSession:
         data to publish it with. Raises ``RuntimeError`` when the window is full."""
         if not self.free_slots:
             raise RuntimeError("the window is full")
-        if not keys or any(k in self._in_flight_keys or k in self._held for k in keys):
+        if not keys or not (self._in_flight_keys.isdisjoint(keys) and self._held.isdisjoint(keys)):
             raise ValueError("a batch holds at least one record, none in flight or held")
         self._counter += 1
         correlation = self._prefix + self._counter.to_bytes(8, "big")
@@ -269,12 +269,12 @@ class SendSession:
                 return AckResult(known=False)
             if ack.status is not AckStatus.COMMITTED:
                 return AckResult()
-            return AckResult(tuple(k for k in late if ack.covers(*k)))
+            return AckResult(tuple(ack.split(late)[0]))
         self._in_flight_keys.difference_update(batch.keys)
         if ack.status is AckStatus.COMMITTED:
-            covered = tuple(k for k in batch.keys if ack.covers(*k))
-            self._rewind(k for k in batch.keys if not ack.covers(*k))
-            return AckResult(covered)
+            covered, uncovered = ack.split(batch.keys)
+            self._rewind(uncovered)
+            return AckResult(tuple(covered))
         if ack.reason is RejectReason.UNAVAILABLE:
             self._hold(batch.keys, now + self.unavailable_retry)
             return AckResult(held=batch.keys)

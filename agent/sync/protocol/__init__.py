@@ -7,7 +7,13 @@ The specification for integrators is ``docs/protocol.md`` (with ``docs/protocol.
 """
 
 from agent.sync.protocol.acks import AckStatus, BatchAck, SequenceRange, ranges_of
-from agent.sync.protocol.batching import BatchLimits, PackedBatch, pack_batches
+from agent.sync.protocol.batching import (
+    BatchLimits,
+    PackedBatch,
+    PackedWireBatch,
+    pack_batches,
+    pack_wire_batches,
+)
 from agent.sync.protocol.commands import (
     COMMAND_TYPES,
     Command,
@@ -25,6 +31,7 @@ from agent.sync.protocol.envelope import (
     VERSION,
     Message,
     decode_message,
+    decode_record_rows,
     encode_message,
 )
 from agent.sync.protocol.errors import (
@@ -47,7 +54,7 @@ from agent.sync.protocol.errors import (
     WrongType,
 )
 from agent.sync.protocol.presence import Birth, Death
-from agent.sync.protocol.records import RecordBatch
+from agent.sync.protocol.records import RecordBatch, RecordRows, WireBatch
 from agent.sync.protocol.topics import (
     DEFAULT_SHARE_GROUP,
     TOPIC_ROOT,
@@ -58,6 +65,7 @@ from agent.sync.protocol.topics import (
     parse_topic,
     shared_filter,
 )
+from agent.sync.protocol.wire import RecordRow, WireRecord
 
 __all__ = [
     "COMMAND_TYPES",
@@ -84,9 +92,12 @@ __all__ = [
     "NotCbor",
     "Outcome",
     "PackedBatch",
+    "PackedWireBatch",
     "Ping",
     "ProtocolError",
     "RecordBatch",
+    "RecordRow",
+    "RecordRows",
     "RefusalReason",
     "RejectReason",
     "Resync",
@@ -98,14 +109,18 @@ __all__ = [
     "UnknownKind",
     "UnknownRecordType",
     "UnsupportedVersion",
+    "WireBatch",
+    "WireRecord",
     "WrongDevice",
     "WrongTopic",
     "WrongType",
     "check_identifier",
     "decode_message",
+    "decode_record_rows",
     "encode_message",
     "fleet_filter",
     "pack_batches",
+    "pack_wire_batches",
     "parse_topic",
     "ranges_of",
     "refusal_for",

@@ -22,6 +22,8 @@ __all__ = ["AckStatus", "BatchAck", "SequenceRange", "ranges_of"]
 
 _RANGE_LENGTH = 3
 
+Key = tuple[int, int]
+
 
 class AckStatus(enum.StrEnum):
     """Whether the receiver committed a batch or refused it."""
@@ -53,12 +55,18 @@ class SequenceRange:
 def ranges_of(keys: Iterable[tuple[int, int]]) -> tuple[SequenceRange, ...]:
     """The fewest ranges covering exactly the (epoch, sequence) ``keys``, in order."""
     ranges: list[SequenceRange] = []
-    for epoch, sequence in sorted(set(keys)):
-        last = ranges[-1] if ranges else None
-        if last is not None and last.epoch == epoch and last.last + 1 == sequence:
-            ranges[-1] = SequenceRange(epoch, last.first, sequence)
-        else:
-            ranges.append(SequenceRange(epoch, sequence, sequence))
+    ordered = sorted(set(keys))
+    if not ordered:
+        return ()
+    epoch, first = ordered[0]
+    last = first
+    for key_epoch, sequence in ordered[1:]:
+        if key_epoch == epoch and sequence == last + 1:
+            last = sequence
+            continue
+        ranges.append(SequenceRange(epoch, first, last))
+        epoch, first, last = key_epoch, sequence, sequence
+    ranges.append(SequenceRange(epoch, first, last))
     return tuple(ranges)
 
 
@@ -112,6 +120,30 @@ class BatchAck:
     def covers(self, epoch: int, sequence: int) -> bool:
         """Whether this ack commits the record (``epoch``, ``sequence``)."""
         return any(r.covers(epoch, sequence) for r in self.ranges)
+
+    def split(self, keys: Iterable[tuple[int, int]]) -> tuple[list[Key], list[Key]]:
+        """``keys`` (epoch, sequence) as those this ack commits and the others, each in the
+        given order: :meth:`covers` for many keys at once."""
+        by_epoch: dict[int, list[SequenceRange]] = {}
+        for r in self.ranges:
+            by_epoch.setdefault(r.epoch, []).append(r)
+        covered: list[Key] = []
+        uncovered: list[Key] = []
+        for key in keys:
+            epoch, sequence = key
+            ranges = by_epoch.get(epoch, ())
+            if len(ranges) == 1:
+                hit = ranges[0].first <= sequence <= ranges[0].last
+            else:
+                hit = any(r.first <= sequence <= r.last for r in ranges)
+            (covered if hit else uncovered).append(key)
+        return covered, uncovered
+
+    @classmethod
+    def committed_keys(cls, device: str, keys: Iterable[Key]) -> BatchAck:
+        """The acknowledgement of exactly the records ``keys`` (epoch, sequence) of
+        ``device``, to send after the commit."""
+        return cls(device=device, status=AckStatus.COMMITTED, ranges=ranges_of(keys))
 
     def to_fields(self) -> dict[str, Any]:
         """The message's fields (besides version and kind), ready for CBOR."""

@@ -7,14 +7,19 @@ large is halved until its parts fit, so a burst of large records is split, never
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from agent.events import Event
 from agent.sync.protocol.envelope import MAX_MESSAGE_BYTES, encode_message
-from agent.sync.protocol.records import RecordBatch
+from agent.sync.protocol.records import RecordBatch, WireBatch
+from agent.sync.protocol.wire import WireRecord
 
-__all__ = ["BatchLimits", "PackedBatch", "pack_batches"]
+__all__ = ["BatchLimits", "PackedBatch", "PackedWireBatch", "pack_batches", "pack_wire_batches"]
+
+_R = TypeVar("_R", Event, WireRecord)
+_B = TypeVar("_B", RecordBatch, WireBatch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,29 +55,69 @@ def pack_batches(
 
     Raises ``ValueError`` if a single record alone encodes to more than ``max_bytes``.
     """
-    packed: list[PackedBatch] = []
+    packed = _cut(RecordBatch, device, records, historical, limits)
+    return [PackedBatch(batch, data) for batch, data in packed]
+
+
+@dataclass(frozen=True, slots=True)
+class PackedWireBatch:
+    """A batch of wire records and its encoding, ready to publish."""
+
+    batch: WireBatch
+    data: bytes
+
+
+def pack_wire_batches(
+    device: str,
+    records: Sequence[WireRecord],
+    *,
+    historical: bool,
+    limits: BatchLimits,
+) -> list[PackedWireBatch]:
+    """:func:`pack_batches` for wire records: the same batches, encoded to the same bytes."""
+    packed = _cut(WireBatch, device, records, historical, limits)
+    return [PackedWireBatch(batch, data) for batch, data in packed]
+
+
+def _cut(
+    make: Callable[..., _B],
+    device: str,
+    records: Sequence[_R],
+    historical: bool,
+    limits: BatchLimits,
+) -> list[tuple[_B, bytes]]:
+    packed: list[tuple[_B, bytes]] = []
     for start in range(0, len(records), limits.max_records):
-        _pack(device, records[start : start + limits.max_records], historical, limits, packed)
+        chunk = records[start : start + limits.max_records]
+        _pack(make, device, chunk, limits, historical=historical, into=packed)
     return packed
 
 
 def _pack(
+    make: Callable[..., _B],
     device: str,
-    records: Sequence[Event],
-    historical: bool,
+    records: Sequence[_R],
     limits: BatchLimits,
-    into: list[PackedBatch],
+    *,
+    historical: bool,
+    into: list[tuple[_B, bytes]],
 ) -> None:
-    batch = RecordBatch(device=device, records=tuple(records), historical=historical)
+    batch = make(device=device, records=tuple(records), historical=historical)
     data = encode_message(batch)
     if len(data) <= limits.max_bytes:
-        into.append(PackedBatch(batch, data))
+        into.append((batch, data))
         return
     if len(records) == 1:
         raise ValueError(
-            f"record {records[0].id} alone encodes to {len(data)} bytes, "
+            f"record {_describe(device, records[0])} alone encodes to {len(data)} bytes, "
             f"more than max_bytes {limits.max_bytes}"
         )
     half = len(records) // 2
-    _pack(device, records[:half], historical, limits, into)
-    _pack(device, records[half:], historical, limits, into)
+    _pack(make, device, records[:half], limits, historical=historical, into=into)
+    _pack(make, device, records[half:], limits, historical=historical, into=into)
+
+
+def _describe(device: str, record: Event | WireRecord) -> str:
+    if isinstance(record, Event):
+        return str(record.id)
+    return f"{device}/{record.epoch}/{record.sequence}"

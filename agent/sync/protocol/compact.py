@@ -18,15 +18,27 @@ plain form. Decoding a column gives back events equal to the ones encoded.
 
 from __future__ import annotations
 
+import itertools
+import operator
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.events import Event, RecordId, TemperatureSample
+from agent.events import Event, EventType, RecordId, TemperatureSample
+from agent.payload_codec import encode_payload
 from agent.sync.protocol.errors import ImpossibleValue
 from agent.sync.protocol.fields import MAX_U64, Fields, as_int
+from agent.sync.protocol.wire import RecordRow, WireRecord
 
-__all__ = ["DIVISORS", "MAX_DIVISOR", "decode_column", "pack_temperatures"]
+__all__ = [
+    "DIVISORS",
+    "MAX_DIVISOR",
+    "decode_column",
+    "decode_column_rows",
+    "pack_temperatures",
+    "pack_wire_temperatures",
+]
 
 DIVISORS = (100, 1000, 128)
 """Scales the encoder tries, in order of preference: centi-degrees, milli-degrees, and the
@@ -39,6 +51,9 @@ _LOW = -(2**64)
 _HIGH = 2**64 - 1
 """The range of CBOR's integer major types 0 and 1: column items never need a bignum."""
 _SCALED_LIMIT = 2.0**64
+_TEMPERATURE = EventType.TEMPERATURE_SAMPLE.value
+_DOUBLE = struct.Struct(">d")
+_ZERO_DOUBLE = b"\xfb" + bytes(8)
 
 
 def _numerator(celsius: float, divisor: int) -> int | None:
@@ -51,6 +66,35 @@ def _numerator(celsius: float, divisor: int) -> int | None:
     if not _LOW <= numerator <= _HIGH or (numerator / divisor).hex() != value.hex():
         return None
     return numerator
+
+
+def _all_numerators(values: list[float], divisor: int) -> list[int] | None:
+    """Every ``values[i]``'s numerator for ``divisor`` if every one has one, else None.
+
+    The common case of :func:`_numerator` over a whole column at C speed: for finite floats
+    other than zero, ``==`` is bit-for-bit equality; zeros (where ``-0.0 == 0.0``) and any
+    non-finite value leave it to the exact per-sample check.
+    """
+    if 0.0 in values:  # 0.0 or -0.0: only the per-sample check tells them apart
+        return None
+    try:
+        numerators = [round(value * divisor) for value in values]
+    except (OverflowError, ValueError):  # an infinity or a NaN
+        return None
+    if [n / divisor for n in numerators] != values:
+        return None
+    if min(numerators) < _LOW or max(numerators) > _HIGH:
+        return None
+    return numerators
+
+
+def _differences(items: list[int]) -> list[int]:
+    """``items[0]``, then each item's difference to the one before."""
+    return [items[0], *map(operator.sub, items[1:], items)]
+
+
+def _in_range(*columns: list[int]) -> bool:
+    return all(min(column) >= _LOW and max(column) <= _HIGH for column in columns)
 
 
 @dataclass
@@ -68,10 +112,9 @@ class _Column:
     _last: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
     """Previous sample's sequence, monotonic time, monotonic step, wall offset, numerator."""
 
-    def offer(self, event: Event, numerator: int) -> bool:
-        """Append ``event`` if all its items fit; False leaves the column unchanged."""
-        sequence, mono = event.id.sequence, event.monotonic_ns
-        offset = event.wall_ns - mono
+    def offer(self, sequence: int, mono: int, wall: int, numerator: int) -> bool:
+        """Append the sample if all its items fit; False leaves the column unchanged."""
+        offset = wall - mono
         if not self.seq:
             step = 0
             items = (sequence, mono, offset, numerator)
@@ -91,6 +134,18 @@ class _Column:
         self._last = (sequence, mono, step, offset, numerator)
         return True
 
+    def fill(self, seqs: list[int], monos: list[int], walls: list[int], nums: list[int]) -> bool:
+        """Every sample at once, if every item of every sample fits (then exactly what offering
+        them one by one gives); False leaves the column unchanged."""
+        offsets = list(map(operator.sub, walls, monos))
+        steps = _differences(monos)
+        mono = [steps[0], *_differences(steps[1:])] if len(steps) > 1 else steps
+        columns = (_differences(seqs), mono, _differences(offsets), _differences(nums))
+        if not _in_range(*columns):
+            return False
+        self.seq, self.mono, self.wall, self.value = (list(c) for c in columns)
+        return True
+
     def to_map(self) -> dict[str, Any]:
         return {
             "probe": self.probe,
@@ -104,63 +159,154 @@ class _Column:
         }
 
 
-def _best_divisor(samples: Sequence[Event]) -> int | None:
+@dataclass(slots=True)
+class _Group:
+    """The samples of one probe, boot epoch and clock state, as parallel lists."""
+
+    seqs: list[int] = field(default_factory=list)
+    monos: list[int] = field(default_factory=list)
+    walls: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    records: list[Any] = field(default_factory=list)
+
+
+def _best_divisor(values: Sequence[float]) -> int | None:
     """The divisor representing the most samples exactly (the first one on a tie), if any."""
     counts = [
-        sum(_numerator(_celsius(event), divisor) is not None for event in samples)
-        for divisor in DIVISORS
+        sum(_numerator(value, divisor) is not None for value in values) for divisor in DIVISORS
     ]
     best = max(counts)
     return DIVISORS[counts.index(best)] if best else None
 
 
-def _celsius(event: Event) -> float:
-    assert isinstance(event.payload, TemperatureSample)
-    return event.payload.celsius
+def _pack_group(
+    key: tuple[str, int, bool], group: _Group, plain: list[Any]
+) -> dict[str, Any] | None:
+    """The column map of ``group`` (None if no sample fits); the samples that do not fit go
+    to ``plain``."""
+    probe, epoch, synchronised = key
+    # Fast path: the first divisor represents every sample (the best, and the first on a tie).
+    numerators = _all_numerators(group.values, DIVISORS[0])
+    if numerators is not None:
+        column = _Column(probe, epoch, synchronised, DIVISORS[0])
+        if column.fill(group.seqs, group.monos, group.walls, numerators):
+            return column.to_map()
+    divisor = _best_divisor(group.values)
+    if divisor is None:
+        plain.extend(group.records)
+        return None
+    column = _Column(probe, epoch, synchronised, divisor)
+    for i, record in enumerate(group.records):
+        numerator = _numerator(group.values[i], divisor)
+        if numerator is None or not column.offer(
+            group.seqs[i], group.monos[i], group.walls[i], numerator
+        ):
+            plain.append(record)
+    return column.to_map() if column.seq else None
+
+
+def _pack(groups: dict[tuple[str, int, bool], _Group], plain: list[Any]) -> list[dict[str, Any]]:
+    columns = [_pack_group(key, group, plain) for key, group in groups.items()]
+    return [column for column in columns if column is not None]
 
 
 def pack_temperatures(records: Iterable[Event]) -> tuple[list[dict[str, Any]], list[Event]]:
     """Split ``records`` (ascending) into column maps and the events left for the plain form."""
-    groups: dict[tuple[str, int, bool], list[Event]] = {}
+    groups: dict[tuple[str, int, bool], _Group] = {}
     plain: list[Event] = []
     for event in records:
-        if isinstance(event.payload, TemperatureSample):
-            key = (event.payload.probe, event.id.boot_epoch, event.clock_synchronised)
-            groups.setdefault(key, []).append(event)
+        payload = event.payload
+        if isinstance(payload, TemperatureSample):
+            key = (payload.probe, event.id.boot_epoch, event.clock_synchronised)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = _Group()
+            group.seqs.append(event.id.sequence)
+            group.monos.append(event.monotonic_ns)
+            group.walls.append(event.wall_ns)
+            celsius = payload.celsius
+            group.values.append(celsius if type(celsius) is float else float(celsius))
+            group.records.append(event)
         else:
             plain.append(event)
-    columns: list[dict[str, Any]] = []
-    for (probe, epoch, synchronised), samples in groups.items():
-        divisor = _best_divisor(samples)
-        column = None if divisor is None else _Column(probe, epoch, synchronised, divisor)
-        for event in samples:
-            numerator = None if column is None else _numerator(_celsius(event), column.divisor)
-            if column is None or numerator is None or not column.offer(event, numerator):
-                plain.append(event)
-        if column is not None and column.seq:
-            columns.append(column.to_map())
-    return columns, plain
+    return _pack(groups, plain), plain
 
 
-def decode_column(value: object, device: str, where: str) -> list[Event]:
-    """The temperature events of one column map; typed errors for anything out of shape."""
+def pack_wire_temperatures(
+    records: Iterable[WireRecord],
+) -> tuple[list[dict[str, Any]], list[WireRecord]]:
+    """:func:`pack_temperatures` for wire records: the same columns for the same records."""
+    groups: dict[tuple[str, int, bool], _Group] = {}
+    plain: list[WireRecord] = []
+    for record in records:
+        if record.type == _TEMPERATURE:
+            payload = record.payload
+            key = (payload["probe"], record.epoch, record.synced)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = _Group()
+            group.seqs.append(record.sequence)
+            group.monos.append(record.mono_ns)
+            group.walls.append(record.wall_ns)
+            group.values.append(payload["celsius"])
+            group.records.append(record)
+        else:
+            plain.append(record)
+    return _pack(groups, plain), plain
+
+
+@dataclass(frozen=True, slots=True)
+class _Samples:
+    """A decoded column: its header and the samples' absolute values, all checked."""
+
+    probe: str
+    epoch: int
+    synchronised: bool
+    divisor: int
+    seqs: list[int]
+    monos: list[int]
+    walls: list[int]
+    numerators: list[int]
+
+
+def _integers(fields: Fields, key: str, where: str) -> list[int]:
+    """Array field ``key``: integers within CBOR's integer range, else the first bad item's
+    typed error."""
+    items = fields.array(key)
+    if items and {*map(type, items)} == {int} and _in_range(items):  # type: ignore[arg-type]
+        return items  # type: ignore[return-value]
+    return [as_int(item, f"{where}.{key}[{i}]", _LOW, _HIGH) for i, item in enumerate(items)]
+
+
+def _samples(value: object, where: str) -> _Samples:
+    """The column map ``value`` decoded and checked; typed errors for anything out of shape."""
     fields = Fields(value, where)
     probe = fields.text("probe", max_length=None)
     epoch = fields.uint("epoch")
     synchronised = fields.boolean("synced")
     divisor = fields.integer("divisor", 1, MAX_DIVISOR)
-    arrays = [
-        [
-            as_int(item, f"{where}.{key}[{i}]", _LOW, _HIGH)
-            for i, item in enumerate(fields.array(key))
-        ]
-        for key in ("seq", "mono", "wall", "value")
-    ]
+    arrays = [_integers(fields, key, where) for key in ("seq", "mono", "wall", "value")]
     fields.finish()
-    seqs, monos, walls, values = arrays
-    if not seqs or any(len(array) != len(seqs) for array in arrays):
+    seq, mono, wall, value = arrays
+    if not seq or any(len(array) != len(seq) for array in arrays):
         raise ImpossibleValue(f"{where}: seq, mono, wall and value must be equally long, not empty")
-    events: list[Event] = []
+    seqs = list(itertools.accumulate(seq))
+    steps = list(itertools.accumulate(mono[1:]))
+    monos = list(itertools.accumulate([mono[0], *steps]))
+    walls = list(map(operator.add, monos, itertools.accumulate(wall)))
+    numerators = list(itertools.accumulate(value))
+    if not (
+        min(seq[1:], default=1) >= 1
+        and all(min(c) >= 0 and max(c) <= MAX_U64 for c in (seqs, monos, walls))
+        and _in_range(numerators)
+    ):
+        _raise_first_error(arrays, where)
+    return _Samples(probe, epoch, synchronised, divisor, seqs, monos, walls, numerators)
+
+
+def _raise_first_error(arrays: list[list[int]], where: str) -> None:
+    """Raise the error of the first sample out of shape, sample by sample."""
+    seqs, monos, walls, values = arrays
     sequence, mono, step, offset, numerator = seqs[0], monos[0], 0, walls[0], values[0]
     for i in range(len(seqs)):
         if i:
@@ -175,13 +321,44 @@ def decode_column(value: object, device: str, where: str) -> list[Event]:
                 raise ImpossibleValue(f"{where}: sample {i} has {name} {number} out of range")
         if not _LOW <= numerator <= _HIGH:
             raise ImpossibleValue(f"{where}: sample {i} has value {numerator} out of range")
-        events.append(
-            Event(
-                id=RecordId(device, epoch, sequence),
-                wall_ns=wall,
-                monotonic_ns=mono,
-                clock_synchronised=synchronised,
-                payload=TemperatureSample(probe=probe, celsius=numerator / divisor),
-            )
+    raise AssertionError(f"{where}: a column failed a check that no sample fails")
+
+
+def decode_column(value: object, device: str, where: str) -> list[Event]:
+    """The temperature events of one column map; typed errors for anything out of shape."""
+    c = _samples(value, where)
+    return [
+        Event(
+            id=RecordId(device, c.epoch, sequence),
+            wall_ns=wall,
+            monotonic_ns=mono,
+            clock_synchronised=c.synchronised,
+            payload=TemperatureSample(probe=c.probe, celsius=numerator / c.divisor),
         )
-    return events
+        for sequence, mono, wall, numerator in zip(
+            c.seqs, c.monos, c.walls, c.numerators, strict=True
+        )
+    ]
+
+
+def decode_column_rows(value: object, where: str) -> list[RecordRow]:
+    """:func:`decode_column` as rows: the same checks, the same records, each payload in its
+    canonical encoding (:func:`~agent.payload_codec.encode_payload` of the decoded sample)."""
+    c = _samples(value, where)
+    divisor = c.divisor
+    celsius = [numerator / divisor for numerator in c.numerators]
+    # A sample's encoding is a fixed head, then its value as a CBOR double (major type 7,
+    # 0xfb): the head is computed once, checked against the codec on the first sample.
+    head = encode_payload(TemperatureSample(c.probe, 0.0))
+    if head.endswith(_ZERO_DOUBLE):
+        head = head[:-8]
+        payloads = [head + _DOUBLE.pack(x) for x in celsius]
+        if payloads[0] != encode_payload(TemperatureSample(c.probe, celsius[0])):
+            payloads = [encode_payload(TemperatureSample(c.probe, x)) for x in celsius]
+    else:
+        payloads = [encode_payload(TemperatureSample(c.probe, x)) for x in celsius]
+    epoch, synced = c.epoch, c.synchronised
+    return [
+        RecordRow(epoch, sequence, _TEMPERATURE, wall, mono, synced, payload)
+        for sequence, mono, wall, payload in zip(c.seqs, c.monos, c.walls, payloads, strict=True)
+    ]

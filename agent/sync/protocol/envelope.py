@@ -26,7 +26,7 @@ from agent.sync.protocol.errors import (
 )
 from agent.sync.protocol.fields import Fields
 from agent.sync.protocol.presence import Birth, Death
-from agent.sync.protocol.records import RecordBatch
+from agent.sync.protocol.records import RecordBatch, RecordRows, WireBatch
 from agent.sync.protocol.topics import Topic
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "VERSION",
     "Message",
     "decode_message",
+    "decode_record_rows",
     "encode_message",
 ]
 
@@ -54,7 +55,7 @@ _KINDS: dict[str, type[Message]] = {
 }
 
 
-def encode_message(message: Message) -> bytes:
+def encode_message(message: Message | WireBatch) -> bytes:
     """The CBOR bytes of ``message``, ready to publish with :data:`CONTENT_TYPE`."""
     fields: dict[str, Any] = {"v": VERSION, "kind": message.KIND}
     fields.update(message.to_fields())
@@ -67,6 +68,30 @@ def decode_message(data: bytes, topic: Topic, max_bytes: int = MAX_MESSAGE_BYTES
     Besides the message itself, checks that its device (and a status message's site) is the
     topic's, and that its kind is one that flows on the topic's kind.
     """
+    fields, kind, cls = _open(data, max_bytes)
+    message = cls.from_fields(fields)
+    fields.finish()
+    _check_topic(message, kind, topic)
+    return message
+
+
+def decode_record_rows(data: bytes, topic: Topic, max_bytes: int = MAX_MESSAGE_BYTES) -> RecordRows:
+    """A record batch received on ``topic``, as rows to store: exactly what
+    :func:`decode_message` accepts as a :class:`RecordBatch` - the same records, every other
+    message refused with the error :func:`decode_message` raises for it (a message of another
+    kind: its own errors, then :class:`WrongTopic` at the latest)."""
+    fields, kind, cls = _open(data, max_bytes)
+    message: Message | RecordRows
+    message = RecordRows.from_fields(fields) if cls is RecordBatch else cls.from_fields(fields)
+    fields.finish()
+    _check_topic(message, kind, topic)
+    if not isinstance(message, RecordRows):
+        raise WrongTopic(f"a {kind} message where a records batch was expected")
+    return message
+
+
+def _open(data: bytes, max_bytes: int) -> tuple[Fields, str, type[Message]]:
+    """The message's fields, kind and class, its size, CBOR and version checked."""
     if len(data) > max_bytes:
         raise MessageTooLarge(f"{len(data)} bytes, more than the limit of {max_bytes}")
     fields = Fields(_load(data), "message")
@@ -77,15 +102,18 @@ def decode_message(data: bytes, topic: Topic, max_bytes: int = MAX_MESSAGE_BYTES
     cls = _KINDS.get(kind)
     if cls is None:
         raise UnknownKind(f"unknown message kind {kind!r}")
-    message = cls.from_fields(fields)
-    fields.finish()
+    return fields, kind, cls
+
+
+def _check_topic(message: Message | RecordRows, kind: str, topic: Topic) -> None:
+    """The message's device (and a status message's site) is the topic's, and its kind flows
+    on the topic's kind."""
     if message.device != topic.device:
         raise WrongDevice(f"a {kind} of device {message.device!r} on {topic}")
     if isinstance(message, Birth | Death) and message.site != topic.site:
         raise WrongDevice(f"a {kind} of site {message.site!r} on {topic}")
     if message.TOPIC is not topic.kind:
         raise WrongTopic(f"a {kind} message on a {topic.kind} topic")
-    return message
 
 
 def _load(data: bytes) -> object:

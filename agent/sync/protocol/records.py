@@ -16,8 +16,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from agent.events import Event, EventType, RecordId
-from agent.payload_codec import PayloadDecodeError, decode_payload, payload_to_map
-from agent.sync.protocol.compact import decode_column, pack_temperatures
+from agent.payload_codec import PayloadDecodeError, decode_payload, encode_payload, payload_to_map
+from agent.sync.protocol.compact import (
+    decode_column,
+    decode_column_rows,
+    pack_temperatures,
+    pack_wire_temperatures,
+)
 from agent.sync.protocol.errors import (
     BadPayload,
     ImpossibleValue,
@@ -25,10 +30,11 @@ from agent.sync.protocol.errors import (
     WrongDevice,
     WrongType,
 )
-from agent.sync.protocol.fields import Fields, as_array, as_text, as_uint
+from agent.sync.protocol.fields import MAX_U64, Fields, as_array, as_text, as_uint
 from agent.sync.protocol.topics import TopicKind, check_identifier
+from agent.sync.protocol.wire import RecordRow, WireRecord
 
-__all__ = ["RecordBatch"]
+__all__ = ["RecordBatch", "RecordRows", "WireBatch"]
 
 _EVENT_TYPES = frozenset(EventType)
 _PLAIN_LENGTH = 7
@@ -54,22 +60,13 @@ class RecordBatch:
         object.__setattr__(self, "records", tuple(self.records))
         if not self.records:
             raise ImpossibleValue("a batch holds at least one record")
-        previous: tuple[int, int] | None = None
-        for event in self.records:
-            if event.id.device_id != self.device:
-                raise WrongDevice(
-                    f"record {event.id} is not of device {self.device!r}",
-                )
-            as_uint(event.id.boot_epoch, f"record {event.id} boot epoch")
-            as_uint(event.wall_ns, f"record {event.id} wall_ns")
-            as_uint(event.monotonic_ns, f"record {event.id} mono_ns")
-            key = (event.id.boot_epoch, event.id.sequence)
-            if previous is not None and key <= previous:
-                raise ImpossibleValue(
-                    f"records must be in ascending (epoch, sequence) order, one of each: "
-                    f"{previous} then {key}"
-                )
-            previous = key
+        _check_keys(
+            [
+                (e.id.boot_epoch, e.id.sequence, e.wall_ns, e.monotonic_ns, e.id.device_id)
+                for e in self.records
+            ],
+            self.device,
+        )
 
     def to_fields(self) -> dict[str, Any]:
         """The message's fields (besides version and kind), ready for CBOR."""
@@ -97,6 +94,126 @@ class RecordBatch:
             events.extend(decode_column(column, device, f"{fields.where}.temperatures[{i}]"))
         events.sort(key=lambda event: (event.id.boot_epoch, event.id.sequence))
         return cls(device=device, records=tuple(events), historical=historical)
+
+
+@dataclass(frozen=True, slots=True)
+class WireBatch:
+    """A :class:`RecordBatch` of :class:`WireRecord` s, for sending only: the same checks, and
+    it encodes to exactly the bytes the same records as events would."""
+
+    KIND: ClassVar[str] = RecordBatch.KIND
+    TOPIC: ClassVar[TopicKind] = RecordBatch.TOPIC
+
+    device: str
+    records: tuple[WireRecord, ...]
+    historical: bool = False
+
+    def __post_init__(self) -> None:
+        check_identifier(self.device, "device")
+        object.__setattr__(self, "records", tuple(self.records))
+        if not self.records:
+            raise ImpossibleValue("a batch holds at least one record")
+        for record in self.records:
+            if type(record.synced) is not bool or type(record.payload) is not dict:
+                raise WrongType(f"record {record.key}: synced is a boolean, the payload a map")
+            if record.type not in _EVENT_TYPES:
+                raise UnknownRecordType(f"record {record.key}: unknown type {record.type!r}")
+        _check_keys(
+            [(r.epoch, r.sequence, r.wall_ns, r.mono_ns, self.device) for r in self.records],
+            self.device,
+        )
+
+    def to_fields(self) -> dict[str, Any]:
+        """The message's fields (besides version and kind), ready for CBOR."""
+        columns, plain = pack_wire_temperatures(self.records)
+        plain.sort(key=lambda record: (record.epoch, record.sequence))
+        return {
+            "device": self.device,
+            "historical": self.historical,
+            "records": [[*record] for record in plain],
+            "temperatures": columns,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRows:
+    """A received batch as rows, for storing: what :meth:`RecordBatch.from_fields` checks,
+    checked the same way (the same typed errors), without building events."""
+
+    KIND: ClassVar[str] = RecordBatch.KIND
+    TOPIC: ClassVar[TopicKind] = RecordBatch.TOPIC
+
+    device: str
+    rows: tuple[RecordRow, ...]
+    historical: bool
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> RecordRows:
+        """The batch the fields describe; its rows come out in ascending order."""
+        device = check_identifier(fields.text("device"), "device")
+        historical = fields.boolean("historical")
+        plain = fields.array("records")
+        columns = fields.array("temperatures")
+        rows: list[RecordRow] = []
+        for i, item in enumerate(plain):
+            event = _from_plain(item, device, f"{fields.where}.records[{i}]")
+            rows.append(
+                RecordRow(
+                    event.id.boot_epoch,
+                    event.id.sequence,
+                    event.type.value,
+                    event.wall_ns,
+                    event.monotonic_ns,
+                    event.clock_synchronised,
+                    encode_payload(event.payload),
+                )
+            )
+        for i, column in enumerate(columns):
+            rows.extend(decode_column_rows(column, f"{fields.where}.temperatures[{i}]"))
+        rows.sort(key=_row_key)
+        if not rows:
+            raise ImpossibleValue("a batch holds at least one record")
+        _check_keys([(r.epoch, r.sequence, r.wall_ns, r.mono_ns, device) for r in rows], device)
+        return cls(device=device, rows=tuple(rows), historical=historical)
+
+    def keys(self) -> list[tuple[int, int]]:
+        """The rows' (epoch, sequence), ascending."""
+        return [(row.epoch, row.sequence) for row in self.rows]
+
+
+def _row_key(row: RecordRow) -> tuple[int, int]:
+    return (row.epoch, row.sequence)
+
+
+def _check_keys(records: list[tuple[int, int, int, int, str]], device: str) -> None:
+    """Every record (epoch, sequence, wall, mono, device) of ``device``, its numbers u64 (the
+    sequence's is the identity's own check), in ascending (epoch, sequence) order, one of each."""
+    previous: tuple[int, int] | None = None
+    for epoch, sequence, wall, mono, record_device in records:
+        if record_device != device:
+            raise WrongDevice(f"record {record_device}/{epoch}/{sequence} is not of {device!r}")
+        if not (
+            type(epoch) is int
+            and type(wall) is int
+            and type(mono) is int
+            and type(sequence) is int
+            and 0 <= epoch <= MAX_U64
+            and 0 <= wall <= MAX_U64
+            and 0 <= mono <= MAX_U64
+            and 0 <= sequence <= MAX_U64
+        ):
+            where = f"record {device}/{epoch}/{sequence}"
+            as_uint(sequence, f"{where} sequence")
+            as_uint(epoch, f"{where} boot epoch")
+            as_uint(wall, f"{where} wall_ns")
+            as_uint(mono, f"{where} mono_ns")
+        key = (epoch, sequence)
+        if previous is not None and key <= previous:
+            raise ImpossibleValue(
+                f"records must be in ascending (epoch, sequence) order, one of each: "
+                f"{previous} then {key}"
+            )
+        previous = key
 
 
 def _plain(event: Event) -> list[Any]:
