@@ -2,11 +2,16 @@
 
 (a) Throughput: ``--events`` temperature-sample events appended by ``--producers`` concurrent
     producers (each awaiting its own appends, as ``EventStream.record`` does) through group
-    commit, vs. a plain ``sqlite3`` loop inserting the same rows (payloads already encoded) with
-    WAL, ``synchronous=FULL`` and the same batch size per transaction.
+    commit, vs. a plain ``sqlite3`` loop storing the same events with WAL, ``synchronous=FULL``,
+    the same schema and the same batch size per transaction. Both start from the same
+    ``Event`` objects and end with committed rows: the plain loop's timing includes turning
+    each event into its row (the CBOR payload), as the journal's does.
     Target (issue 3): the journal at >= 0.5x the plain loop.
 (b) Latency: one KEPT record appended alone, ``--singles`` times, vs. ``os.write`` +
-    ``os.fsync`` of a small file in the same directory. Target: journal p99 <= 2x raw p99.
+    ``os.fsync`` of a small file in the same directory, the two alternating (one raw fsync,
+    one append, ...) so that both see the same load. Target: journal p99 <= 2x raw p99.
+
+``--repeat N`` runs it all N times and prints the medians (do that on a shared machine).
 
     .venv/bin/python benchmarks/journal_append.py
     .venv/bin/python benchmarks/journal_append.py --dir /mnt/sdcard   # on the device's storage
@@ -47,9 +52,9 @@ def sample_events(count: int, first: int = 0) -> list[Event]:
 
 async def journal_throughput(
     path: Path, events: list[Event], producers: int, batch: int, burst: int
-) -> float:
+) -> tuple[float, int]:
     """Rows/s of ``producers`` concurrent producers, each appending ``burst`` events at a time
-    (``append`` when 1, ``append_many`` otherwise)."""
+    (``append`` when 1, ``append_many`` otherwise), and the rows per transaction achieved."""
     journal = await Journal.open(path, device_id=DEVICE, policy=_BIG, max_batch_rows=batch)
     share = len(events) // producers // burst
     next_index = 0
@@ -76,11 +81,10 @@ async def journal_throughput(
         f" {rows / elapsed:10,.0f} rows/s"
         f"  ({transactions} transactions, {rows / transactions:.0f} rows each)"
     )
-    return rows / elapsed
+    return rows / elapsed, round(rows / transactions)
 
 
 def plain_throughput(path: Path, events: list[Event], batch: int) -> float:
-    rows = [to_row(event, default_classify(event)) for event in events]
     connection = sqlite3.connect(path, isolation_level=None)
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("PRAGMA synchronous = FULL")
@@ -94,6 +98,7 @@ def plain_throughput(path: Path, events: list[Event], batch: int) -> float:
         "CREATE INDEX records_pending ON records (sequence) WHERE acknowledged_wall_ns IS NULL"
     )
     started = time.perf_counter()
+    rows = [to_row(event, default_classify(event)) for event in events]
     for start in range(0, len(rows), batch):
         connection.execute("BEGIN IMMEDIATE")
         connection.executemany(
@@ -107,31 +112,28 @@ def plain_throughput(path: Path, events: list[Event], batch: int) -> float:
     return len(rows) / elapsed
 
 
-async def journal_latencies(path: Path, count: int) -> list[float]:
+async def latencies(path: Path, raw_path: Path, count: int) -> tuple[list[float], list[float]]:
+    """``count`` lone KEPT appends and as many ``os.write`` + ``os.fsync`` of a small file,
+    alternating, so that both see the same load on the machine: (raw, journal) seconds."""
     journal = await Journal.open(path, device_id=DEVICE, policy=_BIG)
-    latencies = []
-    for i in range(count):
-        event = Event(RecordId(DEVICE, 1, i), i, i, True, DoorChanged("door", i % 2 == 0))
-        started = time.perf_counter()
-        await journal.append(event)
-        latencies.append(time.perf_counter() - started)
-    await journal.close()
-    return latencies
-
-
-def raw_fsync_latencies(path: Path, count: int) -> list[float]:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = os.open(raw_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     record = b"x" * 64
-    latencies = []
+    raw: list[float] = []
+    alone: list[float] = []
     try:
-        for _ in range(count):
+        for i in range(count):
             started = time.perf_counter()
             os.write(fd, record)
             os.fsync(fd)
-            latencies.append(time.perf_counter() - started)
+            raw.append(time.perf_counter() - started)
+            event = Event(RecordId(DEVICE, 1, i), i, i, True, DoorChanged("door", i % 2 == 0))
+            started = time.perf_counter()
+            await journal.append(event)
+            alone.append(time.perf_counter() - started)
     finally:
         os.close(fd)
-    return latencies
+        await journal.close()
+    return raw, alone
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -144,36 +146,82 @@ def main() -> None:
     parser.add_argument("--producers", type=int, default=100)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--singles", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs; medians are reported")
     parser.add_argument("--dir", type=Path, default=None, help="where the files go (storage!)")
     arguments = parser.parse_args()
-    with tempfile.TemporaryDirectory(dir=arguments.dir) as directory:
-        base = Path(directory)
-        events = sample_events(arguments.events)
-        print(f"(a) {arguments.events} temperature samples, batch {arguments.batch}")
-        plain = plain_throughput(base / "plain.db", events, arguments.batch)
-        print(
-            f"    plain sqlite3 loop, {arguments.batch} rows per transaction: {plain:10,.0f} rows/s"
-        )
-        shapes = (
-            (arguments.producers, 1),
-            (2 * arguments.batch, 1),
-            (2 * arguments.batch // 8, 8),  # one tick of 8 probes per burst
-            (2 * arguments.batch // 100, 100),
-        )
-        for producers, burst in shapes:
-            path = base / f"journal-{producers}-{burst}.db"
-            rate = asyncio.run(journal_throughput(path, events, producers, arguments.batch, burst))
-            print(f"      = {rate / plain:.2f}x the plain loop (target >= 0.5x)")
-        print(f"(b) {arguments.singles} lone KEPT appends vs. os.write + os.fsync")
-        raw = raw_fsync_latencies(base / "raw.bin", arguments.singles)
-        alone = asyncio.run(journal_latencies(base / "latency.db", arguments.singles))
-        for name, values in (("raw write+fsync", raw), ("journal append", alone)):
+    print(f"load average before: {os.getloadavg()[0]:.2f} (on {os.cpu_count()} CPUs)")
+    shapes = (
+        (arguments.producers, 1),
+        (2 * arguments.batch, 1),
+        (2 * arguments.batch // 8, 8),  # one tick of 8 probes per burst
+        (2 * arguments.batch // 100, 100),
+    )
+    throughput: dict[tuple[int, int], list[tuple[float, float, float]]] = {s: [] for s in shapes}
+    p50s: list[tuple[float, float]] = []
+    p99s: list[tuple[float, float]] = []
+    events = sample_events(arguments.events)
+    for run in range(arguments.repeat):
+        with tempfile.TemporaryDirectory(dir=arguments.dir) as directory:
+            base = Path(directory)
+            print(f"run {run + 1}/{arguments.repeat}")
+            print(f"(a) {arguments.events} temperature samples, batch {arguments.batch}")
+            plain = plain_throughput(base / "plain.db", events, arguments.batch)
             print(
-                f"    {name:16} p50 {percentile(values, 0.5) * 1e3:7.3f} ms"
-                f"   p99 {percentile(values, 0.99) * 1e3:7.3f} ms"
+                f"    plain sqlite3 loop, {arguments.batch} rows per transaction:"
+                f" {plain:10,.0f} rows/s"
             )
-        ratio = percentile(alone, 0.99) / percentile(raw, 0.99)
-        print(f"    p99 ratio journal/raw: {ratio:.2f}x (target <= 2x)")
+            for producers, burst in shapes:
+                path = base / f"journal-{producers}-{burst}.db"
+                rate, per_transaction = asyncio.run(
+                    journal_throughput(path, events, producers, arguments.batch, burst)
+                )
+                # The same batch size as the journal achieved (fewer producers than
+                # --batch cannot fill a transaction of --batch rows).
+                same = plain
+                if per_transaction < arguments.batch:
+                    same = plain_throughput(base / f"plain-{producers}.db", events, per_transaction)
+                    print(
+                        f"      plain loop at {per_transaction} rows per transaction:"
+                        f" {same:10,.0f} rows/s"
+                    )
+                print(
+                    f"      = {rate / same:.2f}x the plain loop at the same batch size,"
+                    f" {rate / plain:.2f}x at {arguments.batch} (target >= 0.5x)"
+                )
+                throughput[(producers, burst)].append((rate / same, rate / plain, rate))
+            print(f"(b) {arguments.singles} lone KEPT appends vs. os.write + os.fsync, alternating")
+            raw, alone = asyncio.run(
+                latencies(base / "latency.db", base / "raw.bin", arguments.singles)
+            )
+            for name, values in (("raw write+fsync", raw), ("journal append", alone)):
+                print(
+                    f"    {name:16} p50 {percentile(values, 0.5) * 1e3:7.3f} ms"
+                    f"   p99 {percentile(values, 0.99) * 1e3:7.3f} ms"
+                )
+            ratio = percentile(alone, 0.99) / percentile(raw, 0.99)
+            print(f"    p99 ratio journal/raw: {ratio:.2f}x (target <= 2x)")
+            p50s.append((percentile(raw, 0.5), percentile(alone, 0.5)))
+            p99s.append((percentile(raw, 0.99), percentile(alone, 0.99)))
+    if arguments.repeat > 1:
+        median = statistics.median
+        print(f"medians of {arguments.repeat} runs:")
+        for (producers, burst), results in throughput.items():
+            print(
+                f"    {producers:4} producers x bursts of {burst:3}:"
+                f" {median(r[2] for r in results):10,.0f} rows/s,"
+                f" {median(r[0] for r in results):.2f}x the plain loop at the same batch size"
+                f" ({min(r[0] for r in results):.2f}-{max(r[0] for r in results):.2f}),"
+                f" {median(r[1] for r in results):.2f}x at {arguments.batch}"
+            )
+        ratios = [journal / raw for raw, journal in p99s]
+        print(
+            f"    lone append p50 {median(j for _, j in p50s) * 1e3:.3f} ms"
+            f" vs raw {median(r for r, _ in p50s) * 1e3:.3f} ms;"
+            f" p99 {median(j for _, j in p99s) * 1e3:.3f} ms"
+            f" vs raw {median(r for r, _ in p99s) * 1e3:.3f} ms;"
+            f" p99 ratio median {median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+        )
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -147,8 +147,7 @@ class Journal:
         not in the journal), ``ValueError`` for an event of another device or a sequence that
         does not increase.
         """
-        row = self._accept(event)
-        await self._writer.submit((row,))
+        await self._writer.add(self._accept(event))
 
     async def append_many(self, events: Sequence[Event]) -> None:
         """Make a burst of events durable (in sequence order): return once all are committed.
@@ -160,7 +159,7 @@ class Journal:
         rows = [self._accept(event) for event in events]
         size = self._max_batch_rows
         for start in range(0, len(rows), size):
-            await self._writer.submit(rows[start : start + size])
+            await self._writer.submit_nowait(rows[start : start + size])
 
     def _accept(self, event: Event) -> Row:
         """Check ``event`` belongs here and comes next; claim its sequence; return its row."""
@@ -182,8 +181,10 @@ class Journal:
         self._accepted = sequence + 1
         return row
 
-    async def _commit(self, rows: Sequence[Row]) -> None:
-        await self._on_thread(self._store.insert, rows)
+    def _commit(self, rows: Sequence[Row]) -> asyncio.Future[None]:
+        # run_in_executor, not a thread of our own: the simulator's virtual clock stands still
+        # while such a job runs (hal_sim.clock.VirtualTimeLoop.executor_jobs).
+        return asyncio.get_running_loop().run_in_executor(self._executor, self._store.insert, rows)
 
     def _failed(self, error: JournalUnavailable) -> None:
         if error.kind is UnavailableKind.FULL:
