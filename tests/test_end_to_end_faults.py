@@ -52,6 +52,7 @@ from tests.support.processes import (
     check_delivered,
     drain,
     journal_path,
+    journal_progress,
     prefill_journal,
     receiver_count,
     receiver_records,
@@ -414,3 +415,20 @@ def test_commands_answered_and_stale_ones_refused(rig: Rig, mosquitto: Mosquitto
     assert receiver.terminate() == 0
     after = set(receiver_records(rig.db, DEVICE))
     assert before <= after  # the resync stored nothing twice (checked) and lost nothing
+
+
+# --- an orderly stop ---------------------------------------------------------------------------
+
+
+def test_an_orderly_stop_leaves_nothing_pending(rig: Rig, mosquitto: MosquittoBroker) -> None:
+    """SIGTERM: the agent stops its services, records why, and gives the link a grace period
+    to see the last records - agent_stopping included - acknowledged before it disconnects."""
+    receiver = rig.receiver(mosquitto.url)
+    agent = rig.agent(mosquitto.url)
+    rig.wait_arrived(200, agent, receiver)
+    assert agent.terminate() == 0
+    progress = journal_progress(rig.journal)
+    assert progress.pending == 0, "every record acknowledged before the agent exited"
+    stored = receiver_records(rig.db, DEVICE)
+    assert len(stored) == progress.held
+    assert any(record.type == "agent_stopping" for record in stored.values())

@@ -7,7 +7,9 @@ reader watchers) and runs them in one :class:`asyncio.TaskGroup` with named task
 bracketed. With a journal, a supervisor keeps it within budget and shows its health; with a
 sync link, the journal's records go to the hospital. If a
 service fails, the task group cancels the others and the error propagates: the supervisor
-above decides whether to restart, and nothing is silently half-running.
+above decides whether to restart, and nothing is silently half-running. An orderly stop stops
+the services, records ``agent_stopping``, then gives the sync link up to ``stop_grace_s`` to
+see the last records acknowledged before it is cancelled.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Agent:
         stream: EventStream,
         journal: Journal | None = None,
         link: SyncLink | None = None,
+        stop_grace_s: float = 5.0,
     ) -> None:
         self.profile = profile
         self.backend = backend
@@ -57,6 +60,7 @@ class Agent:
         self.samplers = self._samplers()
         self.watchers = SensorWatchers(profile, backend.hardware, stream)
         self.link = link
+        self.stop_grace_s = stop_grace_s
         self.journal_supervisor = (
             None
             if journal is None
@@ -104,10 +108,18 @@ class Agent:
             extra={"fields": {"device": self.profile.device.id, "backend": self.backend.name}},
         )
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(coro, name=name) for name, coro in self._services().items()]
+            tasks = {
+                name: group.create_task(coro, name=name) for name, coro in self._services().items()
+            }
             reason = await asyncio.shield(stop)
-            for task in tasks:
+            sync = tasks.pop("sync", None)
+            for task in tasks.values():
                 task.cancel()
-        with contextlib.suppress(SinkUnavailable):
-            await self.stream.record(AgentStopping(reason=reason))
+            await asyncio.wait(tasks.values())
+            with contextlib.suppress(SinkUnavailable):
+                await self.stream.record(AgentStopping(reason=reason))
+            if sync is not None and self.link is not None:
+                if not await self.link.flush(self.stop_grace_s):
+                    _log.warning("stopping with records not yet acknowledged by the hospital")
+                sync.cancel()
         _log.info("agent stopped", extra={"fields": {"reason": reason}})

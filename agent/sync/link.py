@@ -182,6 +182,9 @@ class SyncLink:
             on_resync=self._resync,
         )
         self._wake = asyncio.Event()
+        self._acked: list[int] = []
+        self._acked_ready = asyncio.Event()
+        self._marked = asyncio.Event()
         self.connections = 0
         """Connections that got as far as the birth, in this boot epoch."""
         self.connected = False
@@ -253,6 +256,7 @@ class SyncLink:
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(self._send(window))
                     tasks.create_task(self._receive(client, publisher))
+                    tasks.create_task(self._mark_acknowledged())
             except asyncio.CancelledError:
                 await self._goodbye(publisher, death)
                 raise
@@ -412,10 +416,14 @@ class SyncLink:
         result = self._session.acknowledged(bytes(correlation), ack, now)
         self._wake.set()
         if not result.known:
-            _log.info("ignored an ack of a batch this link does not know (an earlier run?)")
+            _log.info(
+                "ignored an ack of a batch this link does not know (an earlier run?): %s%s",
+                ack.status,
+                "" if ack.reason is None else f" ({ack.reason}: {ack.detail})",
+            )
         if result.acknowledged:
-            sequences = [sequence for _, sequence in result.acknowledged]
-            await self._journal.acknowledge(sequences, self._clock.wall_ns())
+            self._acked.extend(sequence for _, sequence in result.acknowledged)
+            self._acked_ready.set()
         if result.held:
             _log.warning(
                 "records batch rejected by the receiver (%s: %s); retrying later",
@@ -424,6 +432,30 @@ class SyncLink:
             )
         if result.alarm is not None:
             await self._alarm(result, ack.detail)
+
+    async def _mark_acknowledged(self) -> None:
+        """Mark acknowledged records in the journal, the acks that arrived meanwhile together:
+        one transaction for many acks while a backlog drains. Records are marked only after
+        their ack; an ack not marked when the connection drops costs a resend, nothing else."""
+        while True:
+            await self._acked_ready.wait()
+            self._acked_ready.clear()
+            sequences, self._acked = self._acked, []
+            await self._journal.acknowledge(sequences, self._clock.wall_ns())
+            self._marked.set()
+
+    async def flush(self, timeout_s: float) -> bool:
+        """Wait until the journal has nothing pending, for at most ``timeout_s`` (an orderly
+        stop's grace, so the last records leave before the link is cancelled); True if
+        everything was acknowledged."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                while await self._journal.pending_count():
+                    self._marked.clear()
+                    self._wake.set()
+                    await self._marked.wait()
+                return True
+        return False
 
     async def _alarm(self, result: AckResult, detail: str) -> None:
         sequences = [sequence for _, sequence in result.held]
