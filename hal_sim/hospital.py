@@ -26,6 +26,7 @@ from types import TracebackType
 __all__ = ["HospitalUnavailable", "LocalHospital", "StoredSoFar"]
 
 _READY_TIMEOUT_S = 10.0
+_STOP_TIMEOUT_S = 5.0
 
 
 class HospitalUnavailable(Exception):
@@ -112,11 +113,13 @@ class LocalHospital:
         self._wait_for_receiver(receiver_log, start_of_log)
 
     def stop(self) -> None:
-        """Stop the receiver, then the broker."""
-        for process in reversed(self._processes):
+        """Stop the receiver and the broker: asked first, killed after ``_STOP_TIMEOUT_S``."""
+        for process in self._processes:
             process.terminate()
+        deadline = time.monotonic() + _STOP_TIMEOUT_S
+        for process in reversed(self._processes):
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

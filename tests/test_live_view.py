@@ -417,9 +417,20 @@ def test_a_broken_profile_is_reported_with_exit_code_2(
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_stops_the_plain_mode_in_order(signum: signal.Signals) -> None:
+def test_a_signal_stops_the_plain_mode_in_order(signum: signal.Signals, tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "agent", "sim", "--plain", "--speed", "max"],
+        [
+            sys.executable,
+            "-m",
+            "agent",
+            "sim",
+            "--plain",
+            "--speed",
+            "max",
+            "--offline",
+            "--state-dir",
+            str(tmp_path),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
