@@ -3,9 +3,12 @@ syncs it to a broker and hospital receiver it starts itself."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -95,3 +98,41 @@ def test_sim_offline_keeps_records_in_the_journal(tmp_path: Path, flag: str) -> 
         ).fetchone()
     assert pending > 8 * 120
     assert "sync off" in result.stdout
+
+
+def test_a_signal_stops_a_syncing_sim_at_full_speed(tmp_path: Path) -> None:
+    """At full speed the device makes records far faster than they drain; an orderly stop must
+    not wait for the whole backlog (it goes at the next start): the sim stops promptly and the
+    pending records stay in the journal."""
+    find_mosquitto()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agent",
+            "sim",
+            "--plain",
+            "--speed",
+            "max",
+            "--state-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "sync link to mqtt://" in line:
+                break
+        time.sleep(3)  # a few simulated hours of records pile up
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, rest
+    assert 'type=agent_stopping reason="signal SIGTERM"' in rest
