@@ -9,6 +9,7 @@ understands ("a number of seconds > 0", "one of "cabinet", "fridge", "transport"
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import enum
 import json
@@ -33,6 +34,7 @@ __all__ = [
     "NameList",
     "Number",
     "PathKind",
+    "ScalarKind",
     "Text",
     "join",
     "render",
@@ -106,26 +108,34 @@ def render(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-class Kind:
-    """A kind of value. Subclasses set :attr:`expected` and override :meth:`accept` (one value,
-    one problem) or :meth:`check` (values that report problems at sub-keys)."""
+class Kind(abc.ABC):
+    """A kind of value: :meth:`check` converts a raw value at a key, reporting every problem
+    (values with sub-keys, such as arrays, report at those). Subclasses set :attr:`expected`."""
 
     expected: str = "a value"
 
+    @abc.abstractmethod
     def check(self, raw: object, key: str, ctx: Context) -> object:
-        """Convert ``raw`` at ``key``, or report a problem and return :data:`INVALID`."""
+        """Convert ``raw`` at ``key``, or report its problems and return :data:`INVALID`."""
+
+
+class ScalarKind(Kind):
+    """A kind whose value is right or wrong as a whole: one value, at most one problem.
+    Subclasses implement :meth:`accept`."""
+
+    def check(self, raw: object, key: str, ctx: Context) -> object:
         value = self.accept(raw)
         if value is INVALID:
             ctx.problem(key, self.expected, render(raw))
         return value
 
+    @abc.abstractmethod
     def accept(self, raw: object) -> object:
         """Convert ``raw``, or return :data:`INVALID` without reporting."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)
-class Text(Kind):
+class Text(ScalarKind):
     """A string, non-empty unless ``allow_empty``, matching ``pattern`` in full if given."""
 
     expected: str = "a non-empty string"
@@ -141,7 +151,7 @@ class Text(Kind):
 
 
 @dataclass(frozen=True)
-class Flag(Kind):
+class Flag(ScalarKind):
     """``true`` or ``false`` (and nothing else: TOML has real booleans)."""
 
     expected: str = "true or false"
@@ -151,7 +161,7 @@ class Flag(Kind):
 
 
 @dataclass(frozen=True)
-class Number(Kind):
+class Number(ScalarKind):
     """A finite number within bounds, as ``float``; with ``integer``, an integer as ``int``.
 
     Booleans are never numbers, whatever Python thinks. An integer is accepted where a float
@@ -200,7 +210,7 @@ def _num(value: float) -> str:
 
 
 @dataclass(frozen=True)
-class Choice(Kind):
+class Choice(ScalarKind):
     """One of the values of a string enum; returns the enum member."""
 
     enum_type: type[enum.StrEnum]
@@ -219,7 +229,7 @@ class Choice(Kind):
 
 
 @dataclass(frozen=True)
-class PathKind(Kind):
+class PathKind(ScalarKind):
     """A path to a file, as a non-empty string; a relative path is taken relative to the
     profile's directory. The file need not exist when the profile is loaded."""
 

@@ -22,10 +22,10 @@ from agent.config.kinds import (
     Choice,
     Context,
     Flag,
-    Kind,
     NameList,
     Number,
     PathKind,
+    ScalarKind,
     Text,
     render,
 )
@@ -75,7 +75,7 @@ _NON_NEGATIVE = Number(ge=0.0)
 _FRACTION = Number("a fraction", ge=0.0, le=1.0)
 
 
-class BrokerUrl(Kind):
+class BrokerUrl(ScalarKind):
     """An ``mqtt://`` or ``mqtts://`` URL with a host and no credentials in it."""
 
     expected = "an mqtt:// or mqtts:// URL with a host, e.g. mqtts://broker.example:8883"
@@ -107,7 +107,7 @@ class BrokerUrl(Kind):
         return raw
 
 
-class FormatVersion(Kind):
+class FormatVersion(ScalarKind):
     """The integer :data:`FORMAT_VERSION`."""
 
     expected = f"{FORMAT_VERSION} (the only profile format this agent reads)"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from agent.config.kinds import INVALID, Kind
+from agent.config.kinds import INVALID, ScalarKind
 from agent.duration import parse_duration
 from agent.events import EventType
 
@@ -29,7 +29,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Duration(Kind):
+class Duration(ScalarKind):
     """Simulated time: a duration string (``90s``, ``15m``, ``2h``, ``1h30m``, ``7d``) or a
     number of seconds; returned in seconds."""
 
@@ -49,7 +49,7 @@ class Duration(Kind):
 
 
 @dataclass(frozen=True)
-class Moment(Kind):
+class Moment(ScalarKind):
     """A moment in UTC: a TOML date-time with an offset, an ISO 8601 string with a time zone,
     or a duration after ``epoch`` (the simulation's start)."""
 
@@ -75,7 +75,7 @@ class Moment(Kind):
 
 
 @dataclass(frozen=True)
-class Named(Kind):
+class Named(ScalarKind):
     """The name of one of ``names`` (a probe, a door); any non-empty string if ``names`` is
     unknown."""
 
@@ -97,7 +97,7 @@ class Named(Kind):
 
 
 @dataclass(frozen=True)
-class SlotNumber(Kind):
+class SlotNumber(ScalarKind):
     """A slot number from 1 to ``slots`` (any positive integer if ``slots`` is unknown)."""
 
     slots: int | None
@@ -117,7 +117,7 @@ class SlotNumber(Kind):
 
 
 @dataclass(frozen=True)
-class HexBytes(Kind):
+class HexBytes(ScalarKind):
     """Bytes written in hexadecimal (``"ff00 1b"``; spaces are ignored); returned as the
     same hexadecimal, normalised (``"ff001b"``)."""
 
@@ -134,7 +134,7 @@ class HexBytes(Kind):
 
 
 @dataclass(frozen=True)
-class Bounds(Kind):
+class Bounds(ScalarKind):
     """Two numbers ``[low, high]`` with ``low <= high``, as a tuple of floats."""
 
     expected: str = "two numbers [low, high] with low <= high"
@@ -149,7 +149,7 @@ class Bounds(Kind):
 
 
 @dataclass(frozen=True)
-class Where(Kind):
+class Where(ScalarKind):
     """A table of event payload fields and the values they must have: strings, numbers,
     booleans, or arrays of strings. Which fields exist is checked against the event type
     separately."""
@@ -171,7 +171,7 @@ class Where(Kind):
 
 
 @dataclass(frozen=True)
-class RecordedEventType(Kind):
+class RecordedEventType(ScalarKind):
     """The name of an event type the recorder keeps: any but ``temperature_sample`` (whose
     readings the ``temperature`` expectation checks)."""
 
