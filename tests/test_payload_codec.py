@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.events import PAYLOAD_TYPES, Payload, ProbeFault, TemperatureSample
+from agent.events import PAYLOAD_TYPES, InventorySnapshot, Payload, ProbeFault, TemperatureSample
 from agent.payload_codec import PayloadDecodeError, decode_payload, encode_payload
+from tests.test_protocol_strategies import inventory_snapshots
 
 _finite = st.floats(allow_nan=False, allow_infinity=False)
 
@@ -25,6 +26,7 @@ _STRATEGIES: dict[object, st.SearchStrategy[object]] = {
     float | None: st.none() | _finite,
     str | None: st.none() | st.text(max_size=20),
     tuple[str, ...]: st.lists(st.text(max_size=16), max_size=5).map(tuple),
+    int | None: st.none() | st.integers(min_value=0, max_value=2**63),
 }
 
 
@@ -35,6 +37,8 @@ def _strategy(annotation: object) -> st.SearchStrategy[object]:
 
 def _payloads() -> st.SearchStrategy[Payload]:
     def of(cls: type[Payload]) -> st.SearchStrategy[Payload]:
+        if cls is InventorySnapshot:
+            return inventory_snapshots()
         hints = typing.get_type_hints(cls)
         return st.builds(cls, **{f.name: _strategy(hints[f.name]) for f in dataclasses.fields(cls)})
 

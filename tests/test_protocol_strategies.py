@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from typing import TypeVar
 
 from hypothesis import strategies as st
 
-from agent.events import PAYLOAD_TYPES, Event, Payload, RecordId, TemperatureSample
+from agent.events import (
+    PAYLOAD_TYPES,
+    Event,
+    InventorySnapshot,
+    Payload,
+    RecordId,
+    TemperatureSample,
+)
 from agent.sync.protocol import (
     COMMAND_TYPES,
     BatchAck,
@@ -24,6 +32,7 @@ from agent.sync.protocol import (
     Topic,
 )
 
+T = TypeVar("T")
 U64 = 2**64 - 1
 identifiers = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", fullmatch=True)
 u64 = st.integers(0, 20) | st.integers(0, U64)
@@ -38,7 +47,29 @@ _FIELD_STRATEGIES: dict[object, st.SearchStrategy[object]] = {
     float | None: st.none() | _finite,
     str | None: st.none() | _texts,
     tuple[str, ...]: st.lists(_texts, max_size=3).map(tuple),
+    int | None: st.none() | st.integers(-(2**63), 2**63),
+    tuple[int, ...]: st.lists(st.integers(-(2**63), 2**63), max_size=3).map(tuple),
 }
+
+
+@st.composite
+def inventory_snapshots(draw: st.DrawFn) -> InventorySnapshot:
+    """Snapshots whose columns have one length, as the payload requires."""
+    size = draw(st.integers(0, 4))
+
+    def column(items: st.SearchStrategy[T]) -> tuple[T, ...]:
+        return tuple(draw(st.lists(items, min_size=size, max_size=size)))
+
+    return InventorySnapshot(
+        reason=draw(_texts),
+        slots=column(st.integers(0, 144)),
+        dins=column(_texts),
+        states=column(_texts),
+        expiries_ns=column(st.integers(0, 2**63)),
+        blood_groups=column(_texts),
+        product_codes=column(_texts),
+    )
+
 
 celsius = st.one_of(
     st.integers(-4000, 4000).map(lambda n: n / 100),
@@ -50,6 +81,8 @@ celsius = st.one_of(
 
 
 def _payload_of(cls: type[Payload]) -> st.SearchStrategy[Payload]:
+    if cls is InventorySnapshot:
+        return inventory_snapshots()
     if cls is TemperatureSample:
         return st.builds(
             TemperatureSample, probe=st.sampled_from(["air", "core", ""]) | _texts, celsius=celsius
