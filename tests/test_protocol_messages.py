@@ -15,13 +15,19 @@ from hypothesis import strategies as st
 from agent.events import DoorChanged, Event, RecordId, TemperatureSample
 from agent.sync.protocol import (
     CONTENT_TYPE,
+    Allocate,
+    BadgeEntry,
+    BadgeList,
     BadPayload,
     BatchAck,
     Birth,
+    Cancel,
     Command,
     CommandReply,
     Death,
+    ElectronicIssue,
     ImpossibleValue,
+    Inventory,
     Message,
     MessageTooLarge,
     MissingField,
@@ -71,8 +77,28 @@ EXAMPLES: list[Message] = [
     BatchAck.rejected("cab-01", RejectReason.WRONG_DEVICE, "device cab-02 on cab-01's topic"),
     Command("cab-01", "req-1", 10, 20, NONCE, Resync(from_sequence=42)),
     Command("cab-01", "req-2", 10, 20, NONCE, Ping()),
+    Command("cab-01", "req-3", 10, 20, NONCE, Allocate("A999926123456", "P-1", "O-1", 99)),
+    Command(
+        "cab-01",
+        "req-4",
+        10,
+        20,
+        NONCE,
+        ElectronicIssue("P-1", "O-2", ("95", "51"), "red_cells", 2, 99),
+    ),
+    Command("cab-01", "req-5", 10, 20, NONCE, Cancel("O-1", "A999926123456")),
+    Command(
+        "cab-01",
+        "req-6",
+        10,
+        20,
+        NONCE,
+        BadgeList(5, (BadgeEntry("04A1B2C3", "nurse-1", "A. Nurse", ("clinician",)),)),
+    ),
+    Command("cab-01", "req-7", 10, 20, NONCE, Inventory()),
     CommandReply("cab-01", "req-1", Outcome.DONE),
     CommandReply("cab-01", "req-2", Outcome.REFUSED, RefusalReason.REPLAYED, "nonce seen"),
+    CommandReply("cab-01", "req-3", Outcome.REFUSED, RefusalReason.REJECTED, "unit not here"),
 ]
 EXAMPLES.append(BatchAck.committed(EXAMPLES[3]))  # type: ignore[arg-type]
 

@@ -18,16 +18,26 @@ from agent.events import (
 )
 from agent.sync.protocol import (
     COMMAND_TYPES,
+    ROLES,
+    Allocate,
+    BadgeEntry,
+    BadgeList,
     BatchAck,
     Birth,
+    Cancel,
     Command,
+    CommandArgs,
     CommandReply,
     Death,
+    ElectronicIssue,
+    Inventory,
     Message,
     Outcome,
+    Ping,
     RecordBatch,
     RefusalReason,
     RejectReason,
+    Resync,
     SequenceRange,
     Topic,
 )
@@ -142,11 +152,44 @@ def acks(draw: st.DrawFn) -> BatchAck:
     return BatchAck(device, "committed", tuple(ranges))  # type: ignore[arg-type]
 
 
+dins = st.from_regex(r"[A-NP-Z1-9][0-9]{12}", fullmatch=True)
+abo_rhd = st.from_regex(r"[0-9A-Z]{2}", fullmatch=True)
+product_classes = st.sampled_from(["red_cells", "whole_blood", "platelets", "plasma", "cryo"])
+badges = st.builds(
+    BadgeEntry,
+    uid=st.from_regex(r"([0-9A-F]{2}){1,8}", fullmatch=True),
+    user=identifiers,
+    name=st.text(max_size=24),
+    roles=st.lists(st.sampled_from(sorted(ROLES)), max_size=3, unique=True).map(tuple),
+)
+COMMAND_ARGS: dict[str, st.SearchStrategy[CommandArgs]] = {
+    "ping": st.just(Ping()),
+    "resync": st.builds(Resync, from_sequence=u64),
+    "allocate": st.builds(Allocate, din=dins, patient=identifiers, order=identifiers, until_ns=u64),
+    "electronic_issue": st.builds(
+        ElectronicIssue,
+        patient=identifiers,
+        order=identifiers,
+        groups=st.lists(abo_rhd, min_size=1, max_size=4).map(tuple),
+        product_class=product_classes,
+        units=st.integers(1, 100),
+        until_ns=u64,
+    ),
+    "cancel": st.builds(Cancel, order=identifiers, din=st.none() | dins),
+    "badge_list": st.builds(
+        BadgeList,
+        issued_ns=u64,
+        badges=st.lists(badges, max_size=4, unique_by=lambda b: b.uid).map(tuple),
+    ),
+    "inventory": st.just(Inventory()),
+}
+assert set(COMMAND_ARGS) == set(COMMAND_TYPES), "every command kind has a strategy"
+
+
 @st.composite
 def commands(draw: st.DrawFn) -> Command:
     issued = draw(st.integers(0, U64 - 1))
-    kind = draw(st.sampled_from(sorted(COMMAND_TYPES)))
-    args = COMMAND_TYPES[kind]() if kind == "ping" else COMMAND_TYPES[kind](draw(u64))  # type: ignore[call-arg]
+    args = draw(st.sampled_from(sorted(COMMAND_ARGS)).flatmap(COMMAND_ARGS.__getitem__))
     return Command(
         device=draw(identifiers),
         request_id=draw(identifiers),

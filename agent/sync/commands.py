@@ -10,7 +10,8 @@ For every message on the device's ``commands`` topic, :meth:`CommandDesk.handle`
 3. refuses it when it has expired by the device's wall clock, or when its nonce was claimed
    before (:class:`~agent.sync.nonces.NonceStore`, durable across restarts); otherwise claims
    the nonce and acts (``ping``: nothing; ``resync``: the journal resends and the link's
-   cursors rewind);
+   cursors rewind; a dispensing decision - allocations, the badge list, an inventory request -
+   goes to the device's workflows, which may refuse it as ``rejected`` with a reason);
 4. journals the outcome (:class:`~agent.events.CommandAnswered`) and returns the reply to send.
 
 A command is acted on at most once: the nonce is claimed durably before acting.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import assert_never
 
 from agent.clock import Clock
@@ -29,8 +30,13 @@ from agent.journal import Journal
 from agent.runtime.stream import EventStream
 from agent.sync.nonces import NonceStore
 from agent.sync.protocol import (
+    Allocate,
+    BadgeList,
+    Cancel,
     Command,
     CommandReply,
+    ElectronicIssue,
+    Inventory,
     Outcome,
     Ping,
     ProtocolError,
@@ -42,14 +48,22 @@ from agent.sync.protocol import (
     refusal_for,
 )
 
-__all__ = ["CommandDesk"]
+__all__ = ["CommandDesk", "Decision", "DecisionHandler"]
+
+Decision = Allocate | ElectronicIssue | Cancel | BadgeList | Inventory
+"""The hospital's dispensing decisions: acted on by the device's workflows."""
+
+DecisionHandler = Callable[[Decision], Awaitable[str | None]]
+"""Carries out one decision: None when done, or why the device cannot (a ``rejected``
+refusal). Called only after the command is journaled and its nonce claimed."""
 
 _log = logging.getLogger(__name__)
 
 
 class CommandDesk:
     """Handles the commands of one device. ``on_resync(from_sequence)`` is called after the
-    journal made records pending again, so the link reads them again."""
+    journal made records pending again, so the link reads them again; ``decisions`` carries out
+    dispensing decisions (a device without dispensing workflows refuses them)."""
 
     def __init__(
         self,
@@ -60,6 +74,7 @@ class CommandDesk:
         clock: Clock,
         nonces: NonceStore,
         on_resync: Callable[[int], None],
+        decisions: DecisionHandler | None = None,
     ) -> None:
         self._device = device_id
         self._journal = journal
@@ -67,6 +82,7 @@ class CommandDesk:
         self._clock = clock
         self._nonces = nonces
         self._on_resync = on_resync
+        self._decisions = decisions
 
     async def handle(self, data: bytes, topic: Topic) -> CommandReply | None:
         """Decide on one command message; the reply to publish, or None when there is none."""
@@ -100,11 +116,18 @@ class CommandDesk:
             return await self._answer(
                 message.request_id, RefusalReason.REPLAYED, "nonce already used"
             )
-        await self._act(message)
+        rejection = await self._act(message)
+        if rejection is not None:
+            return await self._answer(message.request_id, RefusalReason.REJECTED, rejection)
         return await self._answer(message.request_id)
 
-    async def _act(self, command: Command) -> None:
+    async def _act(self, command: Command) -> str | None:
+        """Carry out ``command``; why it cannot be, or None when done."""
         args = command.args
+        if isinstance(args, Allocate | ElectronicIssue | Cancel | BadgeList | Inventory):
+            if self._decisions is None:
+                return "this device does not dispense"
+            return await self._decisions(args)
         if isinstance(args, Resync):
             count = await self._journal.resend_from(args.from_sequence)
             self._on_resync(args.from_sequence)
@@ -118,6 +141,7 @@ class CommandDesk:
             _log.info("command %s: ping", command.request_id)
         else:
             assert_never(args)
+        return None
 
     async def _answer(
         self, request_id: str, reason: RefusalReason | None = None, detail: str = ""

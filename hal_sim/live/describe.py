@@ -4,7 +4,6 @@ mode. Pure functions over events and a session's state; no terminal, no Textual.
 from __future__ import annotations
 
 import datetime as dt
-from typing import assert_never
 
 from agent.config.schema import ProbeKind
 from agent.duration import format_duration
@@ -24,10 +23,14 @@ from agent.events import (
     PowerChanged,
     PresenceChanged,
     ProbeFault,
+    RequestRefused,
     SyncRejected,
     TagsChanged,
     TemperatureSample,
+    UnitExpired,
+    WrongUnitRemoved,
 )
+from hal_sim.live.describe_dispensing import describe_dispensing
 from hal_sim.session import SimSession
 
 __all__ = [
@@ -93,7 +96,7 @@ def describe_payload(payload: Payload) -> str:  # noqa: PLR0911, PLR0912 - one c
                 f" {payload.first_sequence}-{payload.last_sequence} kept for a retry"
             )
         case _:
-            assert_never(payload)
+            return describe_dispensing(payload)
 
 
 def is_alert(event: Event) -> bool:
@@ -104,6 +107,9 @@ def is_alert(event: Event) -> bool:
             | HardwareFault(recovered=False)
             | InputRejected()
             | SyncRejected()
+            | WrongUnitRemoved()
+            | UnitExpired()
+            | RequestRefused()
         ):
             return True
         case PowerChanged(on_mains=on_mains, battery_low=low):

@@ -4,7 +4,8 @@ A command names its target device, a request id, when it was issued and when it 
 clock, nanoseconds), and a random nonce; the device journals it before acting and refuses it -
 with a reply saying why - when it has expired, when its nonce was seen before, when its kind is
 unknown or when it is malformed. Each kind has its own strictly checked arguments map; a new
-kind (allocations, unlocks) is a new class in :data:`COMMAND_TYPES`.
+kind is a new class in :data:`COMMAND_TYPES`; the cabinet's dispensing decisions are in
+:mod:`agent.sync.protocol.cabinet_commands`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from agent.sync.protocol.cabinet_commands import (
+    Allocate,
+    BadgeList,
+    Cancel,
+    ElectronicIssue,
+    Inventory,
+)
 from agent.sync.protocol.errors import ImpossibleValue, ProtocolError, UnknownCommand
 from agent.sync.protocol.fields import Fields, as_text, as_uint
 from agent.sync.protocol.topics import TopicKind, check_identifier
@@ -76,9 +84,11 @@ class Resync:
         return cls(from_sequence=fields.uint("from_sequence"))
 
 
-CommandArgs = Ping | Resync
+CommandArgs = Ping | Resync | Allocate | ElectronicIssue | Cancel | BadgeList | Inventory
 
-COMMAND_TYPES: dict[str, type[CommandArgs]] = {cls.NAME: cls for cls in (Ping, Resync)}
+COMMAND_TYPES: dict[str, type[CommandArgs]] = {
+    cls.NAME: cls for cls in (Ping, Resync, Allocate, ElectronicIssue, Cancel, BadgeList, Inventory)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +180,9 @@ class RefusalReason(enum.StrEnum):
     """Its kind is not one the device knows."""
     MALFORMED = "malformed"
     """It could not be decoded, or its arguments are wrong."""
+    REJECTED = "rejected"
+    """It was understood, but the device cannot carry it out (the unit is not here, it has
+    expired ...); the detail says why."""
 
 
 def refusal_for(error: ProtocolError) -> RefusalReason:

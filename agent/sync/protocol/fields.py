@@ -77,6 +77,10 @@ class Fields:
         self._read.add(key)
         return self._map[key]
 
+    def has(self, key: str) -> bool:
+        """Whether optional field ``key`` is present (read it with the typed getters)."""
+        return key in self._map
+
     def _at(self, key: str) -> str:
         return f"{self.where}.{key}"
 
