@@ -2,7 +2,9 @@
 
 A :class:`SimUnit` is what a bench hook puts into a slot, a fridge or a box. Its label fields
 are the ISBT 128 data structures as a barcode scanner reads them (data identifier included), so
-that scanning a simulated unit feeds the agent exactly what a real label would.
+that scanning a simulated unit feeds the agent exactly what a real label would. The check character
+and the expiry's encoding are the agent's own (:mod:`agent.isbt128`), so the simulator prints
+exactly what the agent reads.
 """
 
 from __future__ import annotations
@@ -10,31 +12,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from agent.isbt128 import ExpirationDateTime, iso7064_mod37_2
+
 __all__ = ["SimUnit", "isbt_expiry", "iso7064_mod37_2"]
-
-_MOD37_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*"
-
-
-def iso7064_mod37_2(data: str) -> str:
-    """The ISO/IEC 7064 Mod 37-2 check character printed beside a DIN (the "keyboard check").
-
-    ``G123417654321`` gives ``A``; ``A999917123456`` gives ``9`` (ICCBBA's public vectors).
-    Used here to print simulated labels; the agent's own ISBT 128 validation is separate.
-    """
-    total = 0
-    for char in data:
-        try:
-            value = _MOD37_ALPHABET.index(char)
-        except ValueError:
-            raise ValueError(f"{char!r} is not in the Mod 37-2 alphabet 0-9A-Z*") from None
-        total = ((total + value) * 2) % 37
-    return _MOD37_ALPHABET[(38 - total) % 37]
 
 
 def isbt_expiry(moment: dt.datetime) -> str:
-    """An ISBT 128 expiration date and time data structure, ``&>cyyjjjhhmm``."""
-    century = moment.year // 100 - 20
-    return f"&>{century}{moment.year % 100:02d}{moment.timetuple().tm_yday:03d}{moment:%H%M}"
+    """The ISBT 128 expiration date and time bar code text, ``&>cyyjjjhhmm``, for ``moment``'s
+    own wall-clock time (seconds dropped)."""
+    return ExpirationDateTime.from_datetime(moment).encode()
 
 
 @dataclass(frozen=True, slots=True)
