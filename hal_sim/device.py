@@ -23,10 +23,11 @@ import random
 from collections.abc import Callable
 
 from agent.clock import Clock
-from agent.config.schema import DeviceKind, ProbeKind, Profile
+from agent.config.schema import STATION_ANTENNA, DeviceKind, ProbeKind, Profile
 from agent.hal.errors import PartInUse
 from agent.hal.hardware import Hardware, SlotParts
 from agent.hal.parts import PowerStatus
+from agent.hal.tag_data import encode_tag_data
 from hal_sim.battery import BatteryModel
 from hal_sim.parts import (
     ProbeFaultMode,
@@ -81,6 +82,7 @@ class SimDevice:
         )
         self._occupied = {slot: Signal(False) for slot in self.slot_units}
         self.loose_units: dict[str, tuple[SimUnit, str]] = {}
+        self._reprogrammed_tags: dict[str, bytes] = {}
         self._door_open = {door.name: Signal(False) for door in profile.doors}
 
         self.locks = {
@@ -102,7 +104,13 @@ class SimDevice:
             if door.locked
         }
         self.rfid = (
-            SimRfidReader(profile.rfid.name, profile.rfid.antennas, self._tags_at, self._rng)
+            SimRfidReader(
+                profile.rfid.name,
+                profile.rfid.antennas,
+                self._tags_at,
+                self._tag_memory,
+                self._rng,
+            )
             if profile.rfid is not None
             else None
         )
@@ -227,6 +235,18 @@ class SimDevice:
         self.advance_physics()
         return self.thermal.product_c
 
+    def _tag_memory(self, uid: str) -> bytes:
+        if uid in self._reprogrammed_tags:
+            return self._reprogrammed_tags[uid]
+        for unit in self._all_units():
+            if unit.tag_uid == uid:
+                return encode_tag_data(unit.din, unit.flags)
+        raise BenchError(f"no unit in the device has tag {uid}")
+
+    def _all_units(self) -> list[SimUnit]:
+        in_slots = [unit for unit in self.slot_units.values() if unit is not None]
+        return in_slots + [unit for unit, _ in self.loose_units.values()]
+
     def _tags_at(self, antenna: str) -> frozenset[str]:
         if (
             antenna.startswith("slot-")
@@ -246,9 +266,13 @@ class SimDevice:
         self._place(unit, slot)
 
     def put_unit(self, unit: SimUnit, slot: int | None = None, *, force: bool = False) -> None:
-        """A person puts a unit into a slot (cabinet) or into the fridge or box."""
+        """A person puts a unit into a slot (cabinet) or into the fridge or box; a unit held
+        at the scanning station moves from there."""
         if slot is not None:
             self._require_slot_open(slot, force=force)
+            held = self.loose_units.get(unit.tag_uid)
+            if held is not None and held[1] == STATION_ANTENNA:
+                del self.loose_units[unit.tag_uid]
         elif not self._any_door_open():
             raise BenchError("the door is closed: open it before putting a unit in")
         self._place(unit, slot)
@@ -273,6 +297,26 @@ class SimDevice:
             raise BenchError("the door is closed: open it before taking a unit out")
         unit, _ = self.loose_units.pop(tag_uid)
         return unit
+
+    def hold_at_station(self, unit: SimUnit) -> None:
+        """A person holds a unit at the cabinet's scanning station, over its ``station``
+        antenna, to stock it in or return it."""
+        if self.profile.rfid is None or STATION_ANTENNA not in self.profile.rfid.antennas:
+            raise BenchError("this device has no scanning station")
+        if self.find_unit(unit.din) is not None:
+            raise BenchError(f"unit {unit.din} is already in the device")
+        self.loose_units[unit.tag_uid] = (unit, STATION_ANTENNA)
+
+    def at_station(self) -> SimUnit | None:
+        """The unit held at the scanning station, if any."""
+        return next(
+            (unit for unit, where in self.loose_units.values() if where == STATION_ANTENNA),
+            None,
+        )
+
+    def reprogram_tag(self, tag_uid: str, din: str, flags: str) -> None:
+        """Bench fault: the tag ``tag_uid`` carries another DIN than its unit's label."""
+        self._reprogrammed_tags[tag_uid] = encode_tag_data(din, flags)
 
     def find_unit(self, din: str) -> SimUnit | None:
         """The unit with this DIN, wherever it is in the device."""

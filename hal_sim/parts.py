@@ -164,30 +164,43 @@ class SimSlotLight(SimPart):
 
 class SimRfidReader(SimPart):
     """An RFID reader over the world's units; ``miss_rate`` (0-1) drops each tag from an
-    inventory with that probability, as RF reads do."""
+    inventory, and fails each tag memory read, with that probability, as RF reads do."""
 
     def __init__(
         self,
         name: str,
         antennas: tuple[str, ...],
         tags_at: Callable[[str], frozenset[str]],
+        memory_of: Callable[[str], bytes],
         rng: random.Random,
     ) -> None:
         super().__init__(name)
         self.antennas = antennas
         self.miss_rate = 0.0
         self._tags_at = tags_at
+        self._memory_of = memory_of
         self._rng = rng
         self._known = frozenset(antennas)
 
-    async def inventory(self, antenna: str) -> frozenset[str]:
+    def _check(self, antenna: str) -> None:
         if antenna not in self._known:
             raise ValueError(f"{self.name} has no antenna {antenna!r}")
         self._answer()
+
+    async def inventory(self, antenna: str) -> frozenset[str]:
+        self._check(antenna)
         tags = self._tags_at(antenna)
         if self.miss_rate <= 0:
             return tags
         return frozenset(tag for tag in tags if self._rng.random() >= self.miss_rate)
+
+    async def read_tag_data(self, antenna: str, uid: str) -> bytes:
+        self._check(antenna)
+        if uid not in self._tags_at(antenna) or (
+            self.miss_rate > 0 and self._rng.random() < self.miss_rate
+        ):
+            raise ReadFailed(self.name, f"tag {uid} does not answer on antenna {antenna}")
+        return self._memory_of(uid)
 
 
 class _SimInputStream(SimPart):

@@ -167,7 +167,7 @@ def test_cabinet_72_has_the_reference_design() -> None:
     assert [(door.name, door.locked) for door in profile.doors] == [("main", True)]
     assert profile.rfid is not None
     assert profile.rfid.per_slot
-    assert profile.rfid.antennas == tuple(f"slot-{n}" for n in range(1, 73))
+    assert profile.rfid.antennas == (*(f"slot-{n}" for n in range(1, 73)), "station")
     assert profile.scanner == "scanner"
     assert profile.badge_reader == "badge"
     kinds = [probe.kind for probe in profile.probes]
@@ -247,7 +247,7 @@ def test_a_cabinet_gets_one_antenna_per_slot() -> None:
     assert profile.slots == 4
     assert profile.slot_release_s == 20.0
     assert profile.rfid is not None
-    assert profile.rfid.antennas == ("slot-1", "slot-2", "slot-3", "slot-4")
+    assert profile.rfid.antennas == ("slot-1", "slot-2", "slot-3", "slot-4", "station")
 
 
 def test_relative_secret_paths_point_into_the_profiles_directory() -> None:

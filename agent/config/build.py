@@ -16,6 +16,7 @@ from agent.config import rules, sections
 from agent.config.fields import Checked, Table, check_array, check_table, find_inline_secrets
 from agent.config.kinds import ABSENT, Context, render
 from agent.config.schema import (
+    STATION_ANTENNA,
     DeviceKind,
     DeviceSection,
     DoorConfig,
@@ -142,7 +143,7 @@ def _rfid(kind: DeviceKind | None, slots: int, raw: object, ctx: Context) -> Rfi
     per_slot = checked.values.get("per_slot")
     antennas = checked.values.get("antennas")
     if per_slot is True:
-        antennas = tuple(f"slot-{n}" for n in range(1, slots + 1))
+        antennas = (*(f"slot-{n}" for n in range(1, slots + 1)), STATION_ANTENNA)
     if not isinstance(name, str) or not isinstance(per_slot, bool):
         return None
     if not isinstance(antennas, tuple):

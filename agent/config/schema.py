@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "STATION_ANTENNA",
     "DeviceKind",
     "DeviceSection",
     "DoorConfig",
@@ -72,10 +73,16 @@ class DoorConfig:
     locked: bool
 
 
+STATION_ANTENNA = "station"
+"""The antenna under a cabinet's scanning station, where a unit is held while its labels are
+scanned (stock-in, return), so its tag can be read before a slot opens."""
+
+
 @dataclass(frozen=True, slots=True)
 class RfidConfig:
     """``[rfid]``: the RFID reader. A cabinet has one antenna per slot (``per_slot = true``,
-    antennas named ``slot-<n>``); a fridge or box lists its antennas by name."""
+    antennas named ``slot-<n>``) and one under its scanning station (:data:`STATION_ANTENNA`);
+    a fridge or box lists its antennas by name."""
 
     name: str
     per_slot: bool

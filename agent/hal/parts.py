@@ -124,12 +124,18 @@ class RfidReader(Protocol):
     Must return from ``inventory(antenna)`` the UIDs of the tags that antenna reads now, as
     upper-case hexadecimal strings. A read may miss a tag (RF is like that): callers decide how
     many inventories to trust. An antenna name not in ``antennas`` is a ``ValueError``.
+
+    Must return from ``read_tag_data(antenna, uid)`` the user memory of tag ``uid`` as that
+    antenna reads it (what :mod:`agent.hal.tag_data` decodes), and raise :class:`ReadFailed`
+    when the tag does not answer there.
     """
 
     name: str
     antennas: tuple[str, ...]
 
     async def inventory(self, antenna: str) -> frozenset[str]: ...
+
+    async def read_tag_data(self, antenna: str, uid: str) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)

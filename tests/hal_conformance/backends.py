@@ -28,6 +28,8 @@ class Bench(Protocol):
 
     def insert_unit(self, slot: int, tag_uid: str) -> None: ...
 
+    def din_on_tag(self, tag_uid: str) -> str: ...
+
     def remove_unit(self, slot: int) -> None: ...
 
     def open_door(self, door: str) -> None: ...
@@ -72,6 +74,9 @@ class SimBench:
 
     def insert_unit(self, slot: int, tag_uid: str) -> None:
         self.device.put_unit(_unit(tag_uid), slot, force=True)
+
+    def din_on_tag(self, tag_uid: str) -> str:
+        return _unit(tag_uid).din
 
     def remove_unit(self, slot: int) -> None:
         self.device.take_unit(slot, force=True)

@@ -25,6 +25,7 @@ from agent.hal import (
     PartNotResponding,
     ReadFailed,
 )
+from agent.hal.tag_data import decode_tag_data
 from hal_sim.clock import SimClock
 from tests.hal_conformance.backends import BACKENDS, BackendUnderTest
 
@@ -252,6 +253,20 @@ def test_rfid_inventory_reads_the_tag_in_a_slot(conformance: Callable[[Test], No
         assert all(tag == tag.upper() for tag in tags)
         other = hw.antenna_of_slot[10]
         assert await hw.rfid.inventory(other) == frozenset()
+
+    conformance(check)
+
+
+def test_rfid_reads_the_din_from_a_tags_memory(conformance: Callable[[Test], None]) -> None:
+    async def check(backend: BackendUnderTest) -> None:
+        hw = backend.hardware
+        assert hw.rfid is not None
+        antenna = hw.antenna_of_slot[12]
+        backend.bench.insert_unit(12, "E0040100000000C3")
+        memory = await hw.rfid.read_tag_data(antenna, "E0040100000000C3")
+        assert decode_tag_data(memory).din == backend.bench.din_on_tag("E0040100000000C3")
+        with pytest.raises(ReadFailed, match="E0040100000000D4"):
+            await hw.rfid.read_tag_data(antenna, "E0040100000000D4")
 
     conformance(check)
 
