@@ -349,6 +349,10 @@ class FakeGpio:
         ups.restore_mains()
         return ups
 
+    def close(self) -> None:
+        """Stop the callback thread (the real library's ends with the process)."""
+        self._stop_thread()
+
     # --- internals -----------------------------------------------------------------------------
 
     def _bcm(self, channel: int) -> int:
