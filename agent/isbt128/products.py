@@ -58,6 +58,9 @@ class ProductClass(enum.StrEnum):
     WHOLE_BLOOD = "whole_blood"
 
 
+_CLASSES = frozenset(member.value for member in ProductClass)
+
+
 class ProductTableError(ProfileError):
     """A product table could not be loaded: ``problems`` lists everything wrong with
     ``source``, each naming the key, what was expected and what was found."""
@@ -156,7 +159,7 @@ def _product(code: str, entry: object, problems: list[Problem]) -> ProductInfo |
         problems.append(Problem(f"{key}.name", "a non-empty string", found))
     raw_class = entry.get("class")
     classes = ", ".join(f'"{member}"' for member in ProductClass)
-    if raw_class not in set(ProductClass):
+    if not isinstance(raw_class, str) or raw_class not in _CLASSES:
         found = "nothing" if raw_class is None else render(raw_class)
         problems.append(Problem(f"{key}.class", f"one of {classes}", found))
     flags: list[bool] = []

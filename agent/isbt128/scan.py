@@ -107,7 +107,7 @@ class UnitLabel:
                     found[name].append(structure)
         for name, structures in found.items():
             if not structures:
-                raise MissingStructure(_LABEL, None, f"expected a {name}, found none")
+                raise MissingStructure(_LABEL, None, f"expected one {name}, found none")
             if len(structures) > 1:
                 texts = ", ".join(repr(structure.encode()) for structure in structures)
                 raise DuplicateStructure(_LABEL, None, f"expected one {name}, found {texts}")
