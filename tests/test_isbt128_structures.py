@@ -146,8 +146,10 @@ def test_din_refuses_impossible_fields() -> None:
         Din("G1234", 17, 1_000_000)
     with pytest.raises(ValueError, match="facility"):
         Din("G123", 17, 1)
-    with pytest.raises(BadCharacter):
+    with pytest.raises(ValueError, match="not a valid DIN '=O12341700000100': facility code"):
         Din("O1234", 17, 1)
+    with pytest.raises(ValueError, match="flag characters"):
+        Din("G1234", 17, 1, "0I")
 
 
 @pytest.mark.parametrize(

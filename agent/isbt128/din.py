@@ -95,8 +95,11 @@ class Din:
             raise ValueError(f"a facility code has 5 characters, got {self.facility!r}")
         if len(self.flags) != 2:
             raise ValueError(f"DIN flags are 2 characters, got {self.flags!r}")
-        _check_code(self.code, 0, STRUCTURE)
-        _check_flags(self.encode(), 0)
+        try:
+            _check_code(self.code, 0, STRUCTURE)
+            _check_flags(self.encode(), 0)
+        except LabelError as exc:
+            raise ValueError(f"not a valid DIN {self.encode()!r}: {exc.detail}") from None
 
     @property
     def code(self) -> str:
