@@ -18,7 +18,7 @@ from agent.isbt128 import (
     parse_product_table,
 )
 
-EXAMPLE = Path(__file__).parent.parent / "config" / "products-example.toml"
+EXAMPLE = Path(__file__).parent.parent / "config" / "products" / "example.toml"
 SOURCE = Path("config/products.toml")
 
 
