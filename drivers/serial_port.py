@@ -132,6 +132,8 @@ class SerialLink:
         try:
             async with asyncio.timeout(timeout_s):
                 data = await reader.read(_READ_CHUNK)
+        except TimeoutError:  # an OSError too, but the port is fine: the part is quiet
+            raise
         except OSError as exc:
             await self.close()
             raise PartNotResponding(self.part, f"{self.settings.port} failed: {exc}") from exc
