@@ -20,7 +20,8 @@ Conversion timing (Table 7-7): a one-shot conversion, or the first of continuous
 15.5 ms, 125 ms, 500 ms or 1 s for AVG = 0-3; the continuous cycle is the longer of the
 averaging time and the CONV standby setting (15.5 ms, 125, 250, 500 ms, 1, 4, 8, 16 s). With a
 ``clock`` (the virtual loop's ``time``) the model keeps that timing; without one every
-conversion completes by the next transaction.
+conversion completes by the next transaction. Writing new MOD, CONV or AVG bits, or starting a
+one-shot, starts conversions afresh.
 
 Bench hooks: :meth:`FakeTMP117.set_temperature`, :meth:`FakeTMP117.force_result` (conversions
 produce a fixed raw value, such as the reset value 0x8000 of a part that keeps resetting),
@@ -72,6 +73,8 @@ DATA_READY = 1 << 13
 THERM_MODE = 1 << 4
 SOFT_RESET = 1 << 1
 _WRITABLE = 0x0FFC
+_CONVERSION_SETTINGS = 0x0FE0
+"""MOD, CONV and AVG: writing new ones starts conversions afresh."""
 _MOD_SHIFT = 10
 _MODE_SHUTDOWN = 0b01
 _MODE_ONE_SHOT = 0b11
@@ -143,9 +146,10 @@ class FakeTMP117(WordRegisterDevice):
             if value & SOFT_RESET:
                 self.power_on_reset()
                 return
-            was = self._mode()
+            was = self._regs[register] & _CONVERSION_SETTINGS
             self._regs[register] = (self._regs[register] & ~_WRITABLE) | (value & _WRITABLE)
-            if self._mode() != was or self._mode() == _MODE_ONE_SHOT:
+            changed = self._regs[register] & _CONVERSION_SETTINGS != was
+            if changed or self._mode() == _MODE_ONE_SHOT:
                 self._start(self._now())
         elif register in (Reg.TEMP_RESULT, Reg.DEVICE_ID) or register not in self._regs:
             return
