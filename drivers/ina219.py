@@ -19,8 +19,9 @@ Obligations kept (:class:`~agent.hal.parts.PowerMonitor`):
 * ``read()`` reads the configuration and calibration back before measuring: a part that reset
   (replugged, brown-out: Configuration 0x399F, Calibration 0) is configured again and waited for
   (two 68 ms conversions); a configuration that does not read back after writing it, a math
-  overflow (OVF) or no conversion ready (CNVR) are :class:`~agent.hal.errors.ReadFailed`; a
-  silent part is :class:`~agent.hal.errors.PartNotResponding` after the bus retries.
+  overflow (OVF), a shunt voltage saturated at full scale or no conversion ready (CNVR) are
+  :class:`~agent.hal.errors.ReadFailed`; a silent part is
+  :class:`~agent.hal.errors.PartNotResponding` after the bus retries.
 * Mains: with ``mains_present`` (an awaitable reading the UPS's power-fail output, a GPIO
   input read by another part) its answer decides; without it, mains is present unless the
   battery discharges by more than ``discharge_threshold_a``.
@@ -76,6 +77,8 @@ MODE = 111 (shunt and bus, continuous)."""
 
 _CONVERSION_S = 0.0681
 _SHUNT_LSB_V = 10e-6
+_SHUNT_FULL_SCALE = 32000
+"""±320 mV at PGA /8, in 10 µV counts: the register saturates there."""
 _BUS_LSB_V = 0.004
 _CNVR = 0b10
 _OVF = 0b01
@@ -237,7 +240,10 @@ class INA219PowerMonitor:
             bus = await self._wait_for_conversion()
         if bus.overflow:
             raise ReadFailed(self.name, "math overflow (OVF): current or power out of range")
-        shunt = shunt_volts_from_register(await device.read_word_be(Reg.SHUNT_VOLTAGE))
+        shunt_raw = await device.read_word_be(Reg.SHUNT_VOLTAGE)
+        if abs(to_signed16(shunt_raw)) >= _SHUNT_FULL_SCALE:
+            raise ReadFailed(self.name, "shunt voltage at full scale (±320 mV): current off range")
+        shunt = shunt_volts_from_register(shunt_raw)
         current = current_from_register(await device.read_word_be(Reg.CURRENT), self.current_lsb_a)
         return Measurement(bus_volts=bus.volts, shunt_volts=shunt, current_a=current)
 
