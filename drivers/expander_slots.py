@@ -199,7 +199,8 @@ class ExpanderLock:
     Arguments: ``solenoid`` and ``feedback`` pins; ``feedback_locked_level`` the feedback
     level while locked (default low); ``max_release_s`` the longest energised time;
     ``settle_s`` how long the latch may take to move; ``feedback_poll_s`` how often it is
-    read meanwhile.
+    read meanwhile. A release and an engage never overlap: an ``engage()`` during a release
+    waits for it (at most ``settle_s``), so it cannot pass for a jam.
     """
 
     def __init__(
@@ -227,11 +228,16 @@ class ExpanderLock:
         self._feedback_poll_s = feedback_poll_s
         self._locked_level = feedback_locked_level
         self._auto_engage: asyncio.Task[None] | None = None
+        self._motion = asyncio.Lock()
         expanders.chip_of(solenoid).claim_output(solenoid.pin, owner=name)
         if feedback is not None:
             expanders.chip_of(feedback).claim_input(feedback.pin, owner=name, pull_up=True)
 
     async def release(self) -> None:
+        async with self._motion:
+            await self._release()
+
+    async def _release(self) -> None:
         self._arm_auto_engage()
         with _as_part(self.name):
             await _write_pin(self._expanders, self._solenoid, True)
@@ -248,8 +254,9 @@ class ExpanderLock:
                 await asyncio.sleep(self._feedback_poll_s)
 
     async def engage(self) -> None:
-        with _as_part(self.name):
-            await self._de_energise()
+        async with self._motion:
+            with _as_part(self.name):
+                await self._de_energise()
 
     async def is_locked(self) -> bool:
         with _as_part(self.name):

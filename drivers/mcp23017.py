@@ -1,12 +1,12 @@
 """Driver for the Microchip MCP23017 16-bit I2C I/O expander (smbus2).
 
-Follows the MCP23017/MCP23S17 datasheet (Microchip DS20001952C): register map of Table 3-5
+Follows the MCP23017/MCP23S17 datasheet (Microchip DS20001952D): register map of Table 3-5
 with IOCON.BANK = 0 (the power-on default, and the only addressing this driver uses), so each
 A/B register pair is one SMBus word with port A in the low byte (sequential addressing,
 IOCON.SEQOP = 0). Pins are numbered 0-15: GPA0-GPA7 = 0-7, GPB0-GPB7 = 8-15, and every 16-bit
 mask below has bit ``n`` for pin ``n``.
 
-GPA7 and GPB7 are output-only: the datasheet's revision C (2022) withdrew their input function
+GPA7 and GPB7 are output-only: revision D of the datasheet (2022) withdrew their input function
 (the pins can corrupt SDA when read as inputs), so :meth:`MCP23017.claim_input` refuses pins 7
 and 15.
 
@@ -57,7 +57,7 @@ __all__ = [
 
 
 class Reg(enum.IntEnum):
-    """Register addresses with IOCON.BANK = 0 (DS20001952C Table 3-5)."""
+    """Register addresses with IOCON.BANK = 0 (DS20001952D Table 3-5)."""
 
     IODIRA = 0x00
     IODIRB = 0x01
@@ -88,7 +88,7 @@ IOCON_CONFIG = IOCON_MIRROR | IOCON_ODR
 """BANK = 0, MIRROR = 1, SEQOP = 0 (sequential), DISSLW = 0, HAEN = 0, ODR = 1, INTPOL = 0."""
 
 OUTPUT_ONLY_PINS = frozenset({7, 15})
-"""GPA7 and GPB7 (DS20001952C rev. C: output only)."""
+"""GPA7 and GPB7 (DS20001952D, 2022: output only)."""
 
 _ALL_PINS = 0xFFFF
 

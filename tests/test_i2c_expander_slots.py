@@ -207,6 +207,21 @@ def test_jammed_lock_raises_de_energises_and_reads_locked(run_virtual: Any) -> N
     run_virtual(body())
 
 
+def test_engage_during_a_slow_release_waits_instead_of_faking_a_jam(run_virtual: Any) -> None:
+    async def body() -> None:
+        cabinet = Cabinet(1)
+        lock = cabinet.locks[1]
+        cabinet.latches[1].jam()
+        release = asyncio.get_running_loop().create_task(lock.release())
+        await asyncio.sleep(0.05)
+        cabinet.latches[1].free()
+        await lock.engage()
+        await release
+        assert await lock.is_locked()
+
+    run_virtual(body())
+
+
 def test_lock_without_feedback_reports_the_solenoid_latch(run_virtual: Any) -> None:
     async def body() -> None:
         bus = FakeSMBus(1)

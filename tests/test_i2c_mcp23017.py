@@ -1,4 +1,4 @@
-"""The MCP23017: the register-level fake against the datasheet (DS20001952C), and the driver
+"""The MCP23017: the register-level fake against the datasheet (DS20001952D), and the driver
 against the fake, with faults."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A register-level model of the Microchip MCP23017 16-bit I2C I/O expander, for
 :class:`~hal_sim.fakes.smbus.FakeSMBus`.
 
-Follows the MCP23017/MCP23S17 datasheet (Microchip DS20001952C), section 3.5 and Table 3-5
+Follows the MCP23017/MCP23S17 datasheet (Microchip DS20001952D), section 3.5 and Table 3-5
 "Control register summary (IOCON.BANK = 0)": eleven A/B register pairs at 0x00-0x15, reset
 values IODIR = 0xFF and 0x00 for all others; the address pointer increments after each byte
 (IOCON.SEQOP = 0) and rolls over from 0x15 to 0x00, or toggles within an A/B pair (SEQOP = 1).
