@@ -551,6 +551,18 @@ def test_a_dispense_is_recorded_with_who_and_for_whom() -> None:
         after.apply(event)
 
 
+def test_a_unit_that_expired_while_unlocked_is_not_dispensed() -> None:
+    cabinet = allocated(with_order(stocked(unit(1, days=0.5))), 1, hours=24)
+    cabinet, _ = unlocked(cabinet)
+    event = cabinet.removal_observed(1, "TAG1", now=T0 + timedelta(days=0.5))
+    assert isinstance(event, Incident)
+    assert (event.kind, event.din) == (IncidentKind.EXPIRED_UNIT, unit(1).din)
+    assert "do not transfuse" in event.message
+    after = cabinet.apply(event)
+    assert after.inventory.units[unit(1).din].state is UnitState.REMOVED
+    assert (dict(after.grants), after.orders["O1"].units_issued) == ({}, 0)
+
+
 def test_slots_not_opened_in_time_relock_to_their_prior_state() -> None:
     cabinet = allocated(with_order(stocked(unit(1))), 1)
     cabinet, plan = unlocked(cabinet, monotonic=10.0)

@@ -9,7 +9,8 @@ Invariants kept:
   release, which is flagged as such.
 * Where several units qualify, the first-expiring goes first (FEFO), ties broken by DIN.
 * A unit that leaves its slot is dispensed only if the slot was unlocked for it for a dispense
-  or emergency release; otherwise its removal is an :class:`~agent.domain.outcomes.Incident`.
+  or emergency release and it has not expired since; otherwise its removal is an
+  :class:`~agent.domain.outcomes.Incident`.
 """
 
 from __future__ import annotations
@@ -285,6 +286,17 @@ def removal_observed(
     if grant is not None and grant.din == unit.din:
         if grant.purpose is UnlockPurpose.DISPOSAL:
             return UnitDisposed(unit.din, slot, grant.user_id, now)
+        if unit.identity.expired(now):
+            return Incident(
+                IncidentKind.EXPIRED_UNIT,
+                slot,
+                unit.din,
+                tag_uid,
+                signed_in,
+                f"Unit {unit.din} expired at {unit.expiry:%Y-%m-%d %H:%M} before it was taken: "
+                "do not transfuse it, bring it back to the blood bank.",
+                now,
+            )
         return UnitDispensed(
             unit.din,
             slot,

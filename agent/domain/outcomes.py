@@ -176,6 +176,8 @@ class IncidentKind(enum.StrEnum):
     """The tag that left is not the tag the records place in that slot."""
     UNKNOWN_ITEM = "unknown_item"
     """Something left a slot the records say is empty."""
+    EXPIRED_UNIT = "expired_unit"
+    """A unit unlocked for a dispense expired before it was taken: it is not dispensed."""
 
 
 @dataclass(frozen=True, slots=True)
