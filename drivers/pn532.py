@@ -13,6 +13,9 @@ one passive-activation retry, so that InListPassiveTarget answers "no target" at
 of waiting for a card; then polls InListPassiveTarget (one target, 106 kbps type A) every
 ``poll_interval_s``.
 
+The iterator polls while its consumer waits for the next read (no background task): a badge
+presented and taken away while nobody iterates is not seen, as nobody was there to badge in.
+
 Keeps the :class:`~agent.hal.parts.BadgeReader` obligations:
 
 * a badge is yielded once as :class:`~agent.hal.parts.BadgeRead` (NFCID1 in upper-case

@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agent.hal.errors import PartNotResponding, ReadFailed
 from agent.hal.parts import RfidReader
@@ -40,7 +42,7 @@ async def rig(
     settings: dict[str, object] = {
         "antennas": ANTENNAS,
         "select_antenna": peer.select_antenna,
-        "answer_timeout_s": 0.05,
+        "answer_timeout_s": 0.1,
         "retries": FAST,
         "reopen": FAST,
     }
@@ -106,7 +108,7 @@ def test_a_single_antenna_reader_needs_no_multiplexer(tmp_path: Path) -> None:
         peer = Cr95hfPeer(tmp_path / "ttyRfid", ["box"])
         peer.start()
         peer.put_tag("box", UID)
-        reader = Cr95hfRfidReader("rfid", peer.port, answer_timeout_s=0.05, retries=FAST)
+        reader = Cr95hfRfidReader("rfid", peer.port, answer_timeout_s=0.1, retries=FAST)
         assert await reader.inventory("antenna") == {UID}
         await reader.close()
         peer.close()
@@ -255,7 +257,7 @@ def test_a_silent_reader_is_part_not_responding_then_recovers(tmp_path: Path) ->
             with pytest.raises(PartNotResponding) as caught:
                 await reader.inventory("slot-1")
             assert caught.value.part == "rfid"
-            assert loop.time() - began < 1.0
+            assert loop.time() - began < 2.0
             peer.recover()
             before = peer.written.count(bytes.fromhex("02020105"))
             assert await reader.inventory("slot-1") == {UID}
@@ -302,5 +304,25 @@ def test_calls_are_serialised_on_the_one_transceiver(tmp_path: Path) -> None:
                 reader.read_tag_data("slot-1", UID),
             )
             assert results == [{UID}, {"E004010000000002"}, bytes(16)]
+
+    run(body)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    uids=st.sets(
+        st.integers(0, 2**64 - 1).map(lambda n: f"{n:016X}")
+        | st.integers(0, 2**16 - 1).map(lambda n: f"E0040100000{n:05X}"),
+        max_size=24,
+    )
+)
+def test_inventory_finds_exactly_the_tags_in_the_field(tmp_path: Path, uids: set[str]) -> None:
+    async def body() -> None:
+        async with rig(tmp_path) as (peer, reader):
+            for uid in uids:
+                peer.put_tag("fridge", uid)
+            assert await reader.inventory("fridge") == uids
 
     run(body)

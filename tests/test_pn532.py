@@ -39,7 +39,7 @@ async def next_of(reads: AsyncIterator[T], timeout_s: float = 2.0) -> T:
 def reader_for(peer: Pn532Peer, **overrides: object) -> Pn532BadgeReader:
     settings: dict[str, object] = {
         "poll_interval_s": 0.005,
-        "answer_timeout_s": 0.05,
+        "answer_timeout_s": 0.1,
         "retries": Backoff(attempts=3, first_s=0.01, max_s=0.02),
         "reopen": Backoff(attempts=3, first_s=0.01, max_s=0.02),
     }
@@ -178,7 +178,7 @@ def test_a_silent_pn532_is_part_not_responding_after_bounded_retries(tmp_path: P
         with pytest.raises(PartNotResponding, match="after 3 tries") as caught:
             await next_of(reads)
         assert caught.value.part == "badge"
-        assert loop.time() - began < 1.0
+        assert loop.time() - began < 2.0
         peer.recover()
         reads = reader_for(peer).reads()
         assert await next_of(reads) == BadgeRead(uid="04A1B2C3")
