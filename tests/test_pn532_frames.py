@@ -226,3 +226,24 @@ def test_a_frame_after_noise_is_still_found(noise: bytes, data: bytes) -> None:
     wire = noise + encode_information_frame(Tfi.PN532_TO_HOST, b"\x4b" + data)
     events = decode(wire)
     assert events[-1] == InformationFrame(Tfi.PN532_TO_HOST, b"\x4b" + data)
+
+
+@given(st.binary(max_size=60))
+def test_in_list_passive_target_parser_returns_targets_or_value_error(data: bytes) -> None:
+    try:
+        targets = parse_in_list_passive_target(data)
+    except ValueError:
+        return
+    assert all(len(target.uid) in (4, 7, 10) for target in targets)
+
+
+@given(
+    uids=st.lists(
+        st.sampled_from([4, 7, 10]).flatmap(lambda n: st.binary(min_size=n, max_size=n)), max_size=2
+    )
+)
+def test_in_list_passive_target_round_trips_type_a_targets(uids: list[bytes]) -> None:
+    data = bytes([0x4B, len(uids)]) + b"".join(
+        bytes([number, 0x00, 0x44, 0x00, len(uid)]) + uid for number, uid in enumerate(uids, 1)
+    )
+    assert [target.uid for target in parse_in_list_passive_target(data)] == uids
