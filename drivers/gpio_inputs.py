@@ -75,7 +75,12 @@ class DebouncedInput:
         """The debounced state: once no edge has come for ``debounce_s`` (waiting at most
         ``poll_s`` for a chattering contact), what the input reads."""
         self._detect_edges()
-        await self._settle()
+        wakeup = asyncio.Event()
+        self._wakeups.add(wakeup)
+        try:
+            await self._settle(wakeup)
+        finally:
+            self._wakeups.discard(wakeup)
         return self._sample()
 
     async def watch(self) -> AsyncGenerator[bool, None]:
@@ -85,7 +90,8 @@ class DebouncedInput:
         self._detect_edges()
         self._wakeups.add(wakeup)
         try:
-            reported = await self.read()
+            await self._settle(wakeup)
+            reported = self._sample()
             yield reported
             while True:
                 if not wakeup.is_set():
@@ -96,8 +102,7 @@ class DebouncedInput:
                     if self._sample() == reported:
                         continue
                     self._last_edge = loop.time()  # a change no edge announced: settle it too
-                await self._settle()
-                wakeup.clear()
+                await self._settle(wakeup)
                 state = self._sample()
                 if state != reported:
                     reported = state
@@ -117,15 +122,23 @@ class DebouncedInput:
         finally:
             self._pins.release(self.name)
 
-    async def _settle(self) -> None:
-        """Wait until no edge has come for ``debounce_s``, or ``poll_s`` has passed."""
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + self._poll_s
-        while (quiet := loop.time() - self._last_edge) < self._debounce_s:
-            left = give_up - loop.time()
-            if left <= 0:
-                return
-            await asyncio.sleep(min(self._debounce_s - quiet, left))
+    async def _settle(self, wakeup: asyncio.Event) -> None:
+        """Wait until no edge has come for ``debounce_s`` (``wakeup`` is set by each edge), or
+        for ``poll_s`` at most. Waits are timeouts, never sums of times compared, so a remainder
+        smaller than the clock's resolution cannot spin."""
+        await asyncio.sleep(0)  # edges the library already handed to the loop land first
+        wakeup.clear()
+        quiet_for = self._last_edge + self._debounce_s - asyncio.get_running_loop().time()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._poll_s):
+                while quiet_for > 0:
+                    wakeup.clear()
+                    try:
+                        async with asyncio.timeout(quiet_for):
+                            await wakeup.wait()
+                    except TimeoutError:
+                        return
+                    quiet_for = self._debounce_s
 
     def _sample(self) -> bool:
         with refused(self.name, self._pin):
