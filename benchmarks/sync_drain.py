@@ -37,6 +37,7 @@ import contextlib
 import cProfile
 import functools
 import logging
+import os
 import pstats
 import signal
 import sqlite3
@@ -45,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiomqtt
@@ -104,8 +106,29 @@ def _start_receiver(broker: MosquittoBroker, db: Path, log: Path) -> subprocess.
     return process
 
 
-async def _drain(journal_path: Path, broker: MosquittoBroker, workdir: Path) -> float:
-    """Seconds from the link's start until nothing is pending."""
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """One end-to-end drain: wall seconds, rows the receiver stored, and the CPU seconds each
+    side used meanwhile (the agent process: event loop and journal thread; the receiver
+    process: all its threads) - on a shared machine the CPU figures say more than the wall."""
+
+    seconds: float
+    stored: int
+    agent_cpu: float
+    receiver_cpu: float
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _drain(
+    journal_path: Path, broker: MosquittoBroker, workdir: Path, receiver: int
+) -> tuple[float, float, float]:
+    """(seconds, agent CPU seconds, receiver CPU seconds) from the link's start until nothing
+    is pending."""
     clock = SystemClock()
     journal = await Journal.open(journal_path, device_id=DEVICE, policy=_BIG)
     try:
@@ -126,13 +149,19 @@ async def _drain(journal_path: Path, broker: MosquittoBroker, workdir: Path) -> 
             nonces=NonceStore(workdir / "nonces.db"),
         )
         started = time.perf_counter()
+        agent_started = time.process_time()
+        receiver_started = _cpu_seconds(receiver)
         task = asyncio.create_task(link.run())
         try:
             while await journal.pending_count():
                 if task.done():
                     task.result()
                 await asyncio.sleep(0.02)
-            return time.perf_counter() - started
+            return (
+                time.perf_counter() - started,
+                time.process_time() - agent_started,
+                _cpu_seconds(receiver) - receiver_started,
+            )
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -141,10 +170,8 @@ async def _drain(journal_path: Path, broker: MosquittoBroker, workdir: Path) -> 
         await journal.close()
 
 
-def end_to_end(
-    records: list[Event], broker: MosquittoBroker, *, profile_dir: Path | None
-) -> tuple[float, int]:
-    """One drain of a fresh journal; (seconds, rows in the receiver's database)."""
+def end_to_end(records: list[Event], broker: MosquittoBroker, *, profile_dir: Path | None) -> Drain:
+    """One drain of a fresh journal."""
     with tempfile.TemporaryDirectory(prefix="hemotrace-drain-") as name:
         workdir = Path(name)
         journal_path = workdir / "journal.db"
@@ -154,7 +181,9 @@ def end_to_end(
         try:
             if profiler is not None:
                 profiler.enable()
-            seconds = asyncio.run(_drain(journal_path, broker, workdir))
+            seconds, agent_cpu, receiver_cpu = asyncio.run(
+                _drain(journal_path, broker, workdir, receiver.pid)
+            )
             if profiler is not None:
                 profiler.disable()
                 profiler.dump_stats(profile_dir / "agent.prof")  # type: ignore[operator]
@@ -166,7 +195,7 @@ def end_to_end(
             (stored,) = connection.execute("SELECT count(*) FROM records").fetchone()
         finally:
             connection.close()
-        return seconds, int(stored)
+        return Drain(seconds, int(stored), agent_cpu, receiver_cpu)
 
 
 def receiver_core(batches: list[bytes], *, profile_to: Path | None = None) -> float:
@@ -245,22 +274,24 @@ def main() -> None:
 
     with MosquittoBroker() as broker:
         raw = [asyncio.run(raw_loop(batches, broker)) for _ in range(args.raw_runs)]
-        drains = []
+        drains: list[Drain] = []
         for run in range(args.runs):
-            seconds, stored = end_to_end(records, broker, profile_dir=None)
-            if stored != len(records):
-                raise SystemExit(f"run {run}: {stored:,} records stored, {len(records):,} sent")
-            drains.append(seconds)
+            drain = end_to_end(records, broker, profile_dir=None)
+            if drain.stored != len(records):
+                raise SystemExit(
+                    f"run {run}: {drain.stored:,} records stored, {len(records):,} sent"
+                )
+            drains.append(drain)
         profile_dir = None
         if args.profile:
             profile_dir = Path(tempfile.mkdtemp(prefix="hemotrace-drain-profile-"))
-            profiled, _ = end_to_end(records, broker, profile_dir=profile_dir)
+            profiled = end_to_end(records, broker, profile_dir=profile_dir).seconds
     core_s = receiver_core(batches)
     if profile_dir is not None:
         receiver_core(batches, profile_to=profile_dir / "receiver.prof")
 
     raw_s = statistics.median(raw)
-    drain_s = statistics.median(drains)
+    drain_s = statistics.median(drain.seconds for drain in drains)
     raw_rate = len(records) / raw_s
     drain_rate = len(records) / drain_s
     runs = ", ".join(f"{seconds:.2f}" for seconds in raw)
@@ -268,10 +299,16 @@ def main() -> None:
         f"raw aiomqtt QoS 1  {raw_s:>10.2f} s  {raw_rate:>12,.0f} records/s"
         f"  {len(batches) / raw_s:>8,.0f} msg/s  (runs: {runs})"
     )
-    runs = ", ".join(f"{seconds:.2f}" for seconds in drains)
+    runs = ", ".join(f"{drain.seconds:.2f}" for drain in drains)
     print(
         f"end to end drain   {drain_s:>10.2f} s  {drain_rate:>12,.0f} records/s"
         f"  {len(batches) / drain_s:>8,.0f} msg/s  (runs: {runs})"
+    )
+    agent_cpu = statistics.median(drain.agent_cpu for drain in drains)
+    receiver_cpu = statistics.median(drain.receiver_cpu for drain in drains)
+    print(
+        f"  CPU meanwhile    agent {agent_cpu:.2f} s, receiver {receiver_cpu:.2f} s"
+        f" (medians; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)"
     )
     print(
         f"receiver core only {core_s:>10.2f} s  {len(records) / core_s:>12,.0f} records/s"

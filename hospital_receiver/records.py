@@ -8,7 +8,7 @@ from typing import overload
 
 from agent.sync.protocol import RecordRow
 
-__all__ = ["Identity", "SqlRow", "StoredRecord", "StoredRecords"]
+__all__ = ["Identity", "StoredRecord", "StoredRecords"]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -36,7 +36,7 @@ class StoredRecord:
 
 class StoredRecords(Sequence[StoredRecord]):
     """The records of one received batch to store, kept as the decoded rows: a store that
-    knows them takes :meth:`sql_rows` at once, any other reads them as :class:`StoredRecord` s
+    knows them takes :attr:`rows` as they are, any other reads them as :class:`StoredRecord` s
     (built when read)."""
 
     __slots__ = ("_rows", "device", "historical")
@@ -71,11 +71,8 @@ class StoredRecords(Sequence[StoredRecord]):
             historical=self.historical,
         )
 
-    def sql_rows(self) -> list[SqlRow]:
-        """The rows as the records table's columns: device, boot epoch, sequence, type, wall
-        ns, monotonic ns, clock synchronised, payload, historical."""
-        device, historical = self.device, self.historical
-        return [(device, *row, historical) for row in self._rows]
-
-
-SqlRow = tuple[str, int, int, str, int, int, bool, bytes, bool]
+    @property
+    def rows(self) -> Sequence[RecordRow]:
+        """The decoded rows, ascending: (boot epoch, sequence, type, wall ns, monotonic ns,
+        clock synchronised, payload); the batch gives ``device`` and ``historical``."""
+        return self._rows

@@ -15,7 +15,8 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from hospital_receiver.records import Identity, SqlRow, StoredRecord, StoredRecords
+from agent.sync.protocol import RecordRow
+from hospital_receiver.records import Identity, StoredRecord, StoredRecords
 from hospital_receiver.store import CommitResult, DeviceProgress, Query
 
 __all__ = ["MAX_STORED_SEQUENCE", "SequenceOutOfRange", "SqlStore"]
@@ -67,30 +68,30 @@ class SqlStore(abc.ABC):
         """A cursor inside one transaction, committed on success, rolled back on error."""
 
     def commit(self, records: Sequence[StoredRecord]) -> CommitResult:
-        rows = (
-            records.sql_rows() if isinstance(records, StoredRecords) else list(map(_row, records))
-        )
-        if rows:
-            sequences = [row[2] for row in rows]
+        groups = _groups(records)
+        for device, _, rows in groups:
+            sequences = [row[1] for row in rows]
             if min(sequences) < 0 or max(sequences) > MAX_STORED_SEQUENCE:
-                device, epoch, sequence = next(
-                    row[:3] for row in rows if not 0 <= row[2] <= MAX_STORED_SEQUENCE
+                epoch, sequence = next(
+                    row[:2] for row in rows if not 0 <= row[1] <= MAX_STORED_SEQUENCE
                 )
                 raise SequenceOutOfRange(
                     f"{Identity(device, epoch, sequence)}: sequence outside"
                     f" 0..{MAX_STORED_SEQUENCE}"
                 )
         with self._transaction() as cursor:
-            inserted = self._insert(cursor, rows)
-            for device in sorted({row[0] for row in rows}):
+            inserted = sum(
+                self._insert(cursor, device, historical, rows)
+                for device, historical, rows in groups
+            )
+            for device in sorted({device for device, _, _ in groups}):
                 self._advance(cursor, device)
-        return CommitResult(inserted=inserted, duplicates=len(rows) - inserted)
+        return CommitResult(inserted=inserted, duplicates=len(records) - inserted)
 
-    def _insert(self, cursor: Any, rows: list[SqlRow]) -> int:
-        """Insert the rows not stored yet (one statement, many parameter sets); how many."""
-        if not rows:
-            return 0
-        cursor.executemany(self._sql(_INSERT_NEW), rows)
+    def _insert(self, cursor: Any, device: str, historical: bool, rows: Sequence[RecordRow]) -> int:
+        """Insert the rows of ``device`` not stored yet (one statement, many parameter sets);
+        how many."""
+        cursor.executemany(self._sql(_INSERT_NEW), [(device, *row, historical) for row in rows])
         return max(int(cursor.rowcount), 0)
 
     def _advance(self, cursor: Cursor, device: str) -> None:
@@ -167,19 +168,28 @@ class SqlStore(abc.ABC):
         self._db.close()
 
 
-def _row(record: StoredRecord) -> SqlRow:
-    identity = record.identity
-    return (
-        identity.device,
-        identity.boot_epoch,
-        identity.sequence,
-        record.type,
-        record.wall_ns,
-        record.monotonic_ns,
-        record.clock_synchronised,
-        record.payload,
-        record.historical,
-    )
+def _groups(records: Sequence[StoredRecord]) -> list[tuple[str, bool, Sequence[RecordRow]]]:
+    """``records`` as runs of one device and one ``historical`` flag, each with its rows
+    (a received batch is one run, taken as it was decoded)."""
+    if isinstance(records, StoredRecords):
+        return [(records.device, records.historical, records.rows)] if records else []
+    groups: list[tuple[str, bool, list[RecordRow]]] = []
+    for record in records:
+        identity = record.identity
+        if not groups or groups[-1][:2] != (identity.device, record.historical):
+            groups.append((identity.device, record.historical, []))
+        groups[-1][2].append(
+            RecordRow(
+                identity.boot_epoch,
+                identity.sequence,
+                record.type,
+                record.wall_ns,
+                record.monotonic_ns,
+                record.clock_synchronised,
+                record.payload,
+            )
+        )
+    return list(groups)
 
 
 def _record(row: Iterable[Any]) -> StoredRecord:

@@ -7,7 +7,7 @@ Modules, each with one job:
 * :mod:`~agent.journal.store` - the database operations, one transaction each;
 * :mod:`~agent.journal.schema` - the file: WAL, ``synchronous=FULL``, tables, device identity;
 * :mod:`~agent.journal.maintenance` - retention, eviction and thinning under the budget;
-* :mod:`~agent.journal.records` - record classes, rows, :class:`StoredRecord`;
+* :mod:`~agent.journal.records` - record classes, rows, :class:`StoredRecord`, :data:`PendingRow`;
 * :mod:`~agent.journal.policy` - :class:`JournalPolicy`, :class:`JournalHealth`;
 * :mod:`~agent.journal.errors` - :class:`JournalUnavailable`.
 
@@ -17,7 +17,13 @@ See ``docs/journal.md``.
 from agent.journal.errors import JournalUnavailable, UnavailableKind
 from agent.journal.journal import MAX_JOURNAL_SEQUENCE, Journal
 from agent.journal.policy import JournalHealth, JournalPolicy, MaintenanceReport
-from agent.journal.records import Classifier, RecordClass, StoredRecord, default_classify
+from agent.journal.records import (
+    Classifier,
+    PendingRow,
+    RecordClass,
+    StoredRecord,
+    default_classify,
+)
 from agent.journal.schema import SCHEMA_VERSION
 
 __all__ = [
@@ -29,6 +35,7 @@ __all__ = [
     "JournalPolicy",
     "JournalUnavailable",
     "MaintenanceReport",
+    "PendingRow",
     "RecordClass",
     "StoredRecord",
     "UnavailableKind",

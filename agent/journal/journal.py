@@ -33,7 +33,14 @@ from agent.events import Event
 from agent.journal.errors import JournalUnavailable, UnavailableKind
 from agent.journal.maintenance import maintain
 from agent.journal.policy import JournalHealth, JournalPolicy, MaintenanceReport
-from agent.journal.records import Classifier, Row, StoredRecord, default_classify, to_row
+from agent.journal.records import (
+    Classifier,
+    PendingRow,
+    Row,
+    StoredRecord,
+    default_classify,
+    to_row,
+)
 from agent.journal.store import JournalStore
 from agent.journal.writer import GroupCommitWriter
 
@@ -212,6 +219,23 @@ class Journal:
             raise ValueError("limit and max_bytes must be positive")
         return await self._run(
             self._store.pending, after_sequence, before_sequence, limit, max_bytes
+        )
+
+    async def pending_rows(
+        self,
+        after_sequence: int = -1,
+        limit: int = 100,
+        max_bytes: int = 65536,
+        *,
+        before_sequence: int | None = None,
+    ) -> list[PendingRow]:
+        """:meth:`pending` as plain :data:`~agent.journal.records.PendingRow` tuples: what the
+        sync link reads a backlog with (a :class:`StoredRecord` each costs more to build than
+        the query itself)."""
+        if limit < 1 or max_bytes < 1:
+            raise ValueError("limit and max_bytes must be positive")
+        return await self._run(
+            self._store.pending_rows, after_sequence, before_sequence, limit, max_bytes
         )
 
     async def acknowledge(self, sequences: Iterable[int], now_wall_ns: int) -> int:

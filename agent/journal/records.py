@@ -16,6 +16,7 @@ from agent.payload_codec import decode_payload, encode_payload
 
 __all__ = [
     "Classifier",
+    "PendingRow",
     "RecordClass",
     "Row",
     "StoredRecord",
@@ -49,6 +50,12 @@ def default_classify(event: Event) -> RecordClass:
 Row = tuple[int, int, str, int, int, int, int, str | None, bytes]
 """The columns an append inserts: sequence, boot epoch, type, class, wall ns, monotonic ns,
 clock synchronised (0/1), series, CBOR payload."""
+
+
+PendingRow = tuple[int, int, str, int, int, int, bytes]
+"""A pending record as the sync link reads it from the outbox, a plain tuple (cheap to fetch
+by the hundred thousand): sequence, boot epoch, type, wall ns, monotonic ns, clock
+synchronised (0/1), CBOR payload."""
 
 
 def to_row(event: Event, record_class: RecordClass) -> Row:

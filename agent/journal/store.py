@@ -15,10 +15,10 @@ import contextlib
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from agent.journal.errors import from_database_error
-from agent.journal.records import RecordClass, Row, StoredRecord
+from agent.journal.records import PendingRow, RecordClass, Row, StoredRecord
 from agent.journal.schema import open_file
 
 __all__ = ["JournalStore"]
@@ -41,6 +41,8 @@ _COLUMNS = (
     "sequence, boot_epoch, type, class, wall_ns, monotonic_ns, clock_synchronised, payload,"
     " acknowledged_wall_ns"
 )
+_OUTBOX_COLUMNS = "sequence, boot_epoch, type, wall_ns, monotonic_ns, clock_synchronised, payload"
+"""The columns of a :data:`~agent.journal.records.PendingRow`, in its order."""
 
 
 def _insert(connection: sqlite3.Connection, rows: Sequence[Row]) -> None:
@@ -59,6 +61,21 @@ def _insert(connection: sqlite3.Connection, rows: Sequence[Row]) -> None:
             start += groups * size
     if start < len(rows):
         connection.executemany(_INSERT, rows[start:])
+
+
+def _spans(sequences: Sequence[int]) -> list[tuple[int, int]]:
+    """Ascending distinct ``sequences`` as the fewest (first, last) runs of consecutive ones:
+    a drained batch is one run, so acknowledging it is one ``UPDATE`` that SQLite carries out
+    without going back to the interpreter for each row."""
+    spans: list[tuple[int, int]] = []
+    first = last = sequences[0]
+    for sequence in sequences[1:]:
+        if sequence != last + 1:
+            spans.append((first, last))
+            first = sequence
+        last = sequence
+    spans.append((first, last))
+    return spans
 
 
 class JournalStore:
@@ -102,29 +119,50 @@ class JournalStore:
         self.next_sequence = rows[-1][0] + 1
         self.pending_count += len(rows)
 
+    def pending_rows(
+        self, after_sequence: int, before_sequence: int | None, limit: int, max_bytes: int
+    ) -> list[PendingRow]:
+        """Pending records after ``after_sequence`` (and before ``before_sequence``), in
+        sequence order, as plain rows: at most ``limit`` of them and ``max_bytes`` of payload,
+        but at least one when there is one."""
+        return self._pending(
+            _OUTBOX_COLUMNS, 6, after_sequence, before_sequence, limit=limit, max_bytes=max_bytes
+        )
+
     def pending(
         self, after_sequence: int, before_sequence: int | None, limit: int, max_bytes: int
     ) -> list[StoredRecord]:
-        """Pending records after ``after_sequence`` (and before ``before_sequence``), in
-        sequence order: at most ``limit`` of them and ``max_bytes`` of payload, but at least one
-        when there is one."""
+        """As :meth:`pending_rows`, each record a :class:`StoredRecord`."""
+        rows = self._pending(
+            _COLUMNS, 7, after_sequence, before_sequence, limit=limit, max_bytes=max_bytes
+        )
+        return [self._record(row) for row in rows]
+
+    def _pending(
+        self,
+        columns: str,
+        payload_at: int,
+        after_sequence: int,
+        before_sequence: int | None,
+        *,
+        limit: int,
+        max_bytes: int,
+    ) -> list[Any]:
         upper = self.next_sequence if before_sequence is None else before_sequence
         try:
-            cursor = self.connection.execute(
-                f"SELECT {_COLUMNS} FROM records WHERE acknowledged_wall_ns IS NULL"  # noqa: S608 - constant
+            rows = self.connection.execute(
+                f"SELECT {columns} FROM records WHERE acknowledged_wall_ns IS NULL"  # noqa: S608 - constant
                 " AND sequence > ? AND sequence < ? ORDER BY sequence LIMIT ?",
                 (after_sequence, upper, limit),
-            )
-            records: list[StoredRecord] = []
-            total = 0
-            for row in cursor:
-                total += len(row[7])
-                if records and total > max_bytes:
-                    break
-                records.append(self._record(row))
+            ).fetchall()
         except sqlite3.Error as error:
             raise from_database_error(error, self.path) from None
-        return records
+        total = 0
+        for index, row in enumerate(rows):
+            total += len(row[payload_at])
+            if total > max_bytes and index:
+                return rows[:index]
+        return rows
 
     def _record(
         self, row: tuple[int, int, str, int, int, int, int, bytes, int | None]
@@ -153,13 +191,14 @@ class JournalStore:
         if not known:
             return 0
         highest = max(known[-1], -1 if self.last_acknowledged is None else self.last_acknowledged)
+        spans = _spans(known)
 
         def work(connection: sqlite3.Connection) -> int:
             before = connection.total_changes
             connection.executemany(
                 "UPDATE records SET acknowledged_wall_ns = ?"
-                " WHERE sequence = ? AND acknowledged_wall_ns IS NULL",
-                [(now_wall_ns, s) for s in known],
+                " WHERE sequence BETWEEN ? AND ? AND acknowledged_wall_ns IS NULL",
+                [(now_wall_ns, first, last) for first, last in spans],
             )
             changed = connection.total_changes - before
             connection.execute(

@@ -33,7 +33,7 @@ import functools
 import logging
 import os
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -74,7 +74,7 @@ from agent.sync.protocol import (
     encode_message,
     pack_wire_batches,
 )
-from agent.sync.session import AckResult, Key, SendSession
+from agent.sync.session import AckResult, SendSession
 
 __all__ = ["LinkSettings", "SubscriptionRefused", "SyncLink"]
 
@@ -314,41 +314,47 @@ class SyncLink:
             if fetch is None:
                 await self._sleep(session.next_deadline())
                 continue
-            stored = await self._journal.pending(
+            rows = await self._journal.pending_rows(
                 fetch.after,
                 limit=limits.max_records,
                 max_bytes=limits.max_bytes,
                 before_sequence=fetch.before,
             )
-            chosen = set(session.take(fetch, [(r.boot_epoch, r.sequence) for r in stored]))
+            keys = [(row[1], row[0]) for row in rows]
+            chosen = session.take(fetch, keys)
             if not chosen:
                 continue
+            if len(chosen) < len(rows):
+                wanted = set(chosen)
+                rows = [row for row, key in zip(rows, keys, strict=True) if key in wanted]
             # The journal's payload bytes decoded once into the maps that go on the wire (and
             # checked like to_event() would): no typed events to build and take apart again.
             records = [
                 WireRecord.from_stored(
-                    epoch=r.boot_epoch,
-                    sequence=r.sequence,
-                    event_type=r.type,
-                    wall_ns=r.wall_ns,
-                    mono_ns=r.monotonic_ns,
-                    synced=r.clock_synchronised,
-                    payload=r.payload,
+                    epoch=epoch,
+                    sequence=sequence,
+                    event_type=event_type,
+                    wall_ns=wall_ns,
+                    mono_ns=mono_ns,
+                    synced=bool(synced),
+                    payload=payload,
                 )
-                for r in stored
-                if (r.boot_epoch, r.sequence) in chosen
+                for sequence, epoch, event_type, wall_ns, mono_ns, synced, payload in rows
             ]
             packed = pack_wire_batches(
                 self.device_id, records, historical=fetch.historical, limits=limits
             )
             now = loop.time()
             ready: list[tuple[bytes, bytes]] = []
-            for index, batch in enumerate(packed):
+            start = 0  # the batches are consecutive runs of the chosen records, in order
+            for batch in packed:
                 if not session.free_slots:
-                    session.release(_keys(r for b in packed[index:] for r in b.batch.records))
+                    session.release(chosen[start:])
                     break
-                keys = _keys(batch.batch.records)
-                ready.append((session.sent(keys, historical=fetch.historical, now=now), batch.data))
+                end = start + len(batch.batch.records)
+                correlation = session.sent(chosen[start:end], historical=fetch.historical, now=now)
+                ready.append((correlation, batch.data))
+                start = end
             for correlation, data in ready:
                 properties = _properties(correlation=correlation, response_topic=self._acks)
                 future = await window.submit(str(self._records), data, properties=properties)
@@ -503,10 +509,6 @@ class SyncLink:
 
     def _on_event(self, _event: Event) -> None:
         self.notify_appended()
-
-
-def _keys(records: Iterable[WireRecord]) -> list[Key]:
-    return [(r.epoch, r.sequence) for r in records]
 
 
 def _describe(error: BaseException) -> str:

@@ -214,10 +214,16 @@ class SendSession:
             if fetch.appends == self._appends or fetch.stream is StreamKind.BACKLOG:
                 cursor.exhausted = True
             return []
+        previous = fetch.after
         for key in keys:
-            if key[1] <= fetch.after or (fetch.before is not None and key[1] >= fetch.before):
-                raise ValueError(f"record {key} is outside the fetch {fetch}")
-        cursor.position = max(cursor.position, keys[-1][1])
+            if key[1] <= previous:
+                raise ValueError(f"record {key} is outside the fetch {fetch} or out of order")
+            previous = key[1]
+        if fetch.before is not None and previous >= fetch.before:
+            raise ValueError(f"record {keys[-1]} is outside the fetch {fetch}")
+        cursor.position = max(cursor.position, previous)
+        if not self._in_flight_keys and not self._held:
+            return list(keys)
         return [k for k in keys if k not in self._in_flight_keys and k not in self._held]
 
     def sent(self, keys: Sequence[Key], *, historical: bool, now: float) -> bytes:
