@@ -9,22 +9,24 @@ Events are what the journal stores and the sync link sends (invariants 3 and 7 o
 * a typed payload: one frozen dataclass per event type, whose ``TYPE`` names it on the wire.
 
 Payloads are plain data (no behaviour) so that they encode to CBOR field by field. The payload
-classes are listed in :data:`PAYLOAD_TYPES`; adding an event type means adding a class here.
+classes are listed in :data:`PAYLOAD_TYPES`: the device's own here, the dispensing cabinet's in
+:mod:`agent.dispensing_events`; their names are in :mod:`agent.event_types`. Adding an event
+type means adding a name there and a class in one of these modules.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import ClassVar
+
+from agent.dispensing_events import DISPENSING_PAYLOADS, DispensingPayload
+from agent.event_types import EventType
 
 __all__ = [
     "MAX_SEQUENCE",
     "PAYLOAD_TYPES",
     "AgentStarted",
     "AgentStopping",
-    "AllocationChanged",
-    "BadgeListUpdated",
     "BadgePresented",
     "BarcodeScanned",
     "CommandAnswered",
@@ -32,67 +34,21 @@ __all__ = [
     "DoorChanged",
     "Event",
     "EventType",
-    "ExpiryWarning",
     "HardwareFault",
     "InputRejected",
-    "InventorySnapshot",
     "Payload",
     "PowerChanged",
     "PresenceChanged",
     "ProbeFault",
     "RecordId",
-    "RequestRefused",
-    "SignedIn",
-    "SlotRelocked",
     "SyncRejected",
     "TagsChanged",
     "TemperatureSample",
-    "UnitDispensed",
-    "UnitExpired",
-    "UnitQuarantined",
-    "UnitReleased",
-    "UnitReturned",
-    "UnitStocked",
-    "WrongUnitRemoved",
 ]
 
 MAX_SEQUENCE = 2**64 - 1
 """Sequences are unsigned 64-bit numbers: a device that appends a million records a second
 would take half a million years to run out."""
-
-
-class EventType(enum.StrEnum):
-    """The names of event types, as they appear in logs and on the wire."""
-
-    AGENT_STARTED = "agent_started"
-    AGENT_STOPPING = "agent_stopping"
-    TEMPERATURE_SAMPLE = "temperature_sample"
-    PROBE_FAULT = "probe_fault"
-    DOOR_CHANGED = "door_changed"
-    PRESENCE_CHANGED = "presence_changed"
-    TAGS_CHANGED = "tags_changed"
-    POWER_CHANGED = "power_changed"
-    BADGE_PRESENTED = "badge_presented"
-    BARCODE_SCANNED = "barcode_scanned"
-    INPUT_REJECTED = "input_rejected"
-    HARDWARE_FAULT = "hardware_fault"
-    COMMAND_RECEIVED = "command_received"
-    COMMAND_ANSWERED = "command_answered"
-    SYNC_REJECTED = "sync_rejected"
-    SIGNED_IN = "signed_in"
-    REQUEST_REFUSED = "request_refused"
-    UNIT_STOCKED = "unit_stocked"
-    UNIT_RELEASED = "unit_released"
-    UNIT_DISPENSED = "unit_dispensed"
-    SLOT_RELOCKED = "slot_relocked"
-    WRONG_UNIT_REMOVED = "wrong_unit_removed"
-    UNIT_RETURNED = "unit_returned"
-    UNIT_QUARANTINED = "unit_quarantined"
-    EXPIRY_WARNING = "expiry_warning"
-    UNIT_EXPIRED = "unit_expired"
-    ALLOCATION_CHANGED = "allocation_changed"
-    BADGE_LIST_UPDATED = "badge_list_updated"
-    INVENTORY_SNAPSHOT = "inventory_snapshot"
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,192 +249,6 @@ class SyncRejected:
     records: int
 
 
-# --- the dispensing cabinet's workflows -----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SignedIn:
-    """A badge was accepted: who is at the device now, with which roles."""
-
-    TYPE: ClassVar[EventType] = EventType.SIGNED_IN
-    user: str
-    roles: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRefused:
-    """Something a person asked of the device was refused; ``message`` is what the device told
-    them, in plain words. ``action`` is what they tried (``sign_in``, ``stock_in``,
-    ``dispense``, ``emergency``, ``return``, ``allocate`` ...), ``code`` the refusal's
-    machine-readable reason, ``subject`` what it was about (a DIN, a patient, a badge)."""
-
-    TYPE: ClassVar[EventType] = EventType.REQUEST_REFUSED
-    action: str
-    code: str
-    message: str
-    user: str | None
-    subject: str
-
-
-@dataclass(frozen=True, slots=True)
-class UnitStocked:
-    """A unit is in stock: its labels checked, its tag matched, its placement confirmed by the
-    slot's presence sensor and RFID."""
-
-    TYPE: ClassVar[EventType] = EventType.UNIT_STOCKED
-    slot: int
-    din: str
-    flags: str
-    blood_group: str
-    product_code: str
-    expiry_ns: int
-    tag_uid: str
-    user: str
-
-
-@dataclass(frozen=True, slots=True)
-class UnitReleased:
-    """A slot is about to unlock for a unit: committed *before* the lock is energised
-    (invariant 1). ``purpose`` is ``dispense``, ``emergency``, ``stock_in``, ``return`` or
-    ``disposal``; an emergency release carries its ``reason`` and, where the site requires a
-    second person, the ``witness``."""
-
-    TYPE: ClassVar[EventType] = EventType.UNIT_RELEASED
-    slot: int
-    din: str | None
-    purpose: str
-    user: str
-    patient: str | None = None
-    order: str | None = None
-    reason: str = ""
-    witness: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class UnitDispensed:
-    """A released unit left its slot: removal confirmed by the presence sensor and RFID."""
-
-    TYPE: ClassVar[EventType] = EventType.UNIT_DISPENSED
-    slot: int
-    din: str
-    tag_uid: str | None
-    user: str
-    patient: str | None
-    order: str | None
-    emergency: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SlotRelocked:
-    """A released slot locked again without being used (not opened in time, or the person
-    signed out)."""
-
-    TYPE: ClassVar[EventType] = EventType.SLOT_RELOCKED
-    slot: int
-    din: str | None
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class WrongUnitRemoved:
-    """Alarm and incident: a unit left a slot that was not released for it - a wrong slot
-    pulled, a slot forced. ``din`` is the unit the device believed was there."""
-
-    TYPE: ClassVar[EventType] = EventType.WRONG_UNIT_REMOVED
-    slot: int
-    din: str | None
-    tag_uid: str | None
-    user: str | None
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class UnitReturned:
-    """A dispensed unit came back: ``accepted`` into stock, or quarantined, and why."""
-
-    TYPE: ClassVar[EventType] = EventType.UNIT_RETURNED
-    din: str
-    slot: int
-    accepted: bool
-    minutes_out: float | None
-    reason: str
-    user: str
-
-
-@dataclass(frozen=True, slots=True)
-class UnitQuarantined:
-    """A unit may no longer be dispensed, pending review: ``reason`` says why."""
-
-    TYPE: ClassVar[EventType] = EventType.UNIT_QUARANTINED
-    din: str
-    slot: int | None
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class ExpiryWarning:
-    """A unit in the device expires soon (``expiry_ns``, wall clock)."""
-
-    TYPE: ClassVar[EventType] = EventType.EXPIRY_WARNING
-    din: str
-    slot: int | None
-    expiry_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class UnitExpired:
-    """A unit reached its expiry: quarantined automatically, never dispensable again."""
-
-    TYPE: ClassVar[EventType] = EventType.UNIT_EXPIRED
-    din: str
-    slot: int | None
-    expiry_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class AllocationChanged:
-    """The hospital's allocation decisions as the device now enforces them: ``change`` is
-    ``allocated`` (unit ``din`` crossmatched for ``patient`` on ``order``), ``electronic_issue``
-    (``patient`` may take in-stock units of ``groups``), or ``cancelled``."""
-
-    TYPE: ClassVar[EventType] = EventType.ALLOCATION_CHANGED
-    change: str
-    patient: str
-    order: str
-    din: str | None
-    groups: tuple[str, ...]
-    until_ns: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class BadgeListUpdated:
-    """The hospital sent a new badge list (issued at ``issued_ns``, its wall clock)."""
-
-    TYPE: ClassVar[EventType] = EventType.BADGE_LIST_UPDATED
-    issued_ns: int
-    badges: int
-
-
-@dataclass(frozen=True, slots=True)
-class InventorySnapshot:
-    """Every unit in the device, one column per field (same length): after every change and on
-    request. ``reason`` says which."""
-
-    TYPE: ClassVar[EventType] = EventType.INVENTORY_SNAPSHOT
-    reason: str
-    slots: tuple[int, ...]
-    dins: tuple[str, ...]
-    states: tuple[str, ...]
-    expiries_ns: tuple[int, ...]
-    blood_groups: tuple[str, ...]
-    product_codes: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        columns = (self.dins, self.states, self.expiries_ns, self.blood_groups, self.product_codes)
-        if any(len(column) != len(self.slots) for column in columns):
-            raise ValueError("inventory snapshot columns differ in length")
-
-
 Payload = (
     AgentStarted
     | AgentStopping
@@ -495,20 +265,7 @@ Payload = (
     | CommandReceived
     | CommandAnswered
     | SyncRejected
-    | SignedIn
-    | RequestRefused
-    | UnitStocked
-    | UnitReleased
-    | UnitDispensed
-    | SlotRelocked
-    | WrongUnitRemoved
-    | UnitReturned
-    | UnitQuarantined
-    | ExpiryWarning
-    | UnitExpired
-    | AllocationChanged
-    | BadgeListUpdated
-    | InventorySnapshot
+    | DispensingPayload
 )
 
 PAYLOAD_TYPES: dict[EventType, type[Payload]] = {
@@ -529,20 +286,7 @@ PAYLOAD_TYPES: dict[EventType, type[Payload]] = {
         CommandReceived,
         CommandAnswered,
         SyncRejected,
-        SignedIn,
-        RequestRefused,
-        UnitStocked,
-        UnitReleased,
-        UnitDispensed,
-        SlotRelocked,
-        WrongUnitRemoved,
-        UnitReturned,
-        UnitQuarantined,
-        ExpiryWarning,
-        UnitExpired,
-        AllocationChanged,
-        BadgeListUpdated,
-        InventorySnapshot,
+        *DISPENSING_PAYLOADS,
     )
 }
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.events import PAYLOAD_TYPES, InventorySnapshot, Payload, ProbeFault, TemperatureSample
+from agent.events import PAYLOAD_TYPES, Payload, ProbeFault, TemperatureSample
 from agent.payload_codec import PayloadDecodeError, decode_payload, encode_payload
-from tests.test_protocol_strategies import inventory_snapshots
+from tests.test_protocol_strategies import COLUMN_PAYLOADS, columns_of_one_length
 
 _finite = st.floats(allow_nan=False, allow_infinity=False)
 
@@ -27,6 +27,7 @@ _STRATEGIES: dict[object, st.SearchStrategy[object]] = {
     str | None: st.none() | st.text(max_size=20),
     tuple[str, ...]: st.lists(st.text(max_size=16), max_size=5).map(tuple),
     int | None: st.none() | st.integers(min_value=0, max_value=2**63),
+    tuple[int, ...]: st.lists(st.integers(0, 2**63), max_size=5).map(tuple),
 }
 
 
@@ -37,8 +38,8 @@ def _strategy(annotation: object) -> st.SearchStrategy[object]:
 
 def _payloads() -> st.SearchStrategy[Payload]:
     def of(cls: type[Payload]) -> st.SearchStrategy[Payload]:
-        if cls is InventorySnapshot:
-            return inventory_snapshots()
+        if cls in COLUMN_PAYLOADS:
+            return columns_of_one_length(cls, _STRATEGIES)
         hints = typing.get_type_hints(cls)
         return st.builds(cls, **{f.name: _strategy(hints[f.name]) for f in dataclasses.fields(cls)})
 

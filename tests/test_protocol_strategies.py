@@ -8,10 +8,15 @@ from typing import TypeVar
 
 from hypothesis import strategies as st
 
+from agent.dispensing_events import (
+    BadgeListUpdated,
+    InventorySnapshot,
+    SlotsReleased,
+    SlotsRelocked,
+)
 from agent.events import (
     PAYLOAD_TYPES,
     Event,
-    InventorySnapshot,
     Payload,
     RecordId,
     TemperatureSample,
@@ -62,23 +67,43 @@ _FIELD_STRATEGIES: dict[object, st.SearchStrategy[object]] = {
 }
 
 
-@st.composite
-def inventory_snapshots(draw: st.DrawFn) -> InventorySnapshot:
-    """Snapshots whose columns have one length, as the payload requires."""
-    size = draw(st.integers(0, 4))
+COLUMN_PAYLOADS: dict[type[Payload], tuple[str, ...]] = {
+    InventorySnapshot: (
+        "slots",
+        "dins",
+        "states",
+        "expiries_ns",
+        "blood_groups",
+        "product_codes",
+    ),
+    SlotsReleased: ("slots", "dins", "orders", "relock_at_ns"),
+    SlotsRelocked: ("slots", "dins"),
+    BadgeListUpdated: ("uids", "users", "names", "roles"),
+}
+"""Payloads whose tuple fields are columns of one length."""
 
-    def column(items: st.SearchStrategy[T]) -> tuple[T, ...]:
-        return tuple(draw(st.lists(items, min_size=size, max_size=size)))
 
-    return InventorySnapshot(
-        reason=draw(_texts),
-        slots=column(st.integers(0, 144)),
-        dins=column(_texts),
-        states=column(_texts),
-        expiries_ns=column(st.integers(0, 2**63)),
-        blood_groups=column(_texts),
-        product_codes=column(_texts),
-    )
+def columns_of_one_length(
+    cls: type[Payload], field_strategies: dict[object, st.SearchStrategy[object]]
+) -> st.SearchStrategy[Payload]:
+    """``cls`` built with its column fields of one length, drawn from ``field_strategies``."""
+    hints = typing.get_type_hints(cls)
+    columns = COLUMN_PAYLOADS[cls]
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Payload:
+        size = draw(st.integers(0, 4))
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            hint = hints[f.name]
+            if f.name in columns:
+                item = field_strategies[typing.get_args(hint)[0]]
+                values[f.name] = tuple(draw(st.lists(item, min_size=size, max_size=size)))
+            else:
+                values[f.name] = draw(field_strategies[hint])
+        return cls(**values)
+
+    return build()
 
 
 celsius = st.one_of(
@@ -91,8 +116,8 @@ celsius = st.one_of(
 
 
 def _payload_of(cls: type[Payload]) -> st.SearchStrategy[Payload]:
-    if cls is InventorySnapshot:
-        return inventory_snapshots()
+    if cls in COLUMN_PAYLOADS:
+        return columns_of_one_length(cls, _FIELD_STRATEGIES)
     if cls is TemperatureSample:
         return st.builds(
             TemperatureSample, probe=st.sampled_from(["air", "core", ""]) | _texts, celsius=celsius

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from agent.config.schema import ProbeKind
+from agent.dispensing_events import ExpirySwept, RequestRefused, WrongUnitRemoved
 from agent.duration import format_duration
 from agent.events import (
     AgentStarted,
@@ -23,12 +24,9 @@ from agent.events import (
     PowerChanged,
     PresenceChanged,
     ProbeFault,
-    RequestRefused,
     SyncRejected,
     TagsChanged,
     TemperatureSample,
-    UnitExpired,
-    WrongUnitRemoved,
 )
 from hal_sim.live.describe_dispensing import describe_dispensing
 from hal_sim.session import SimSession
@@ -108,7 +106,7 @@ def is_alert(event: Event) -> bool:
             | InputRejected()
             | SyncRejected()
             | WrongUnitRemoved()
-            | UnitExpired()
+            | ExpirySwept(expired=(_, *_))
             | RequestRefused()
         ):
             return True
