@@ -116,11 +116,11 @@ class GpioLock:
         """De-energise, give the pins back to the controller and to the registry."""
         try:
             self._de_energise()
-        finally:
             for pin in (self._coil, self._feedback):
                 if pin is not None:
                     with refused(self.name, pin):
                         self._gpio.cleanup(pin)
+        finally:
             self._pins.release(self.name)
 
     def _energise(self) -> None:
