@@ -26,6 +26,7 @@ from agent.config import (
     parse_profile,
     sections,
 )
+from agent.config.dispensing import DISPENSING
 from agent.config.errors import FILE_KEY
 from agent.config.fields import Table
 from agent.config.loader import validate_document
@@ -805,6 +806,7 @@ def test_arbitrary_text_raises_only_profile_error(text: str) -> None:
 def test_the_documentation_describes_every_key() -> None:
     docs = (CONFIG_DIR.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
     specs = [value for value in vars(sections).values() if isinstance(value, Table)]
+    specs.append(DISPENSING)
     assert len(specs) >= 14
     written = ("`{}`", "`[{}]`", "`[[{}]]`", ".{}]`")  # a key, a section, a sub-table
     undocumented = {

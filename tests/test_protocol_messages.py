@@ -84,7 +84,7 @@ EXAMPLES: list[Message] = [
         10,
         20,
         NONCE,
-        ElectronicIssue("P-1", "O-2", ("95", "51"), "red_cells", 2, 99),
+        ElectronicIssue("P-1", "O-2", ("O-", "O+"), "red_cells", 2, 99),
     ),
     Command("cab-01", "req-5", 10, 20, NONCE, Cancel("O-1", "A999926123456")),
     Command(

@@ -178,7 +178,7 @@ def acks(draw: st.DrawFn) -> BatchAck:
 
 
 dins = st.from_regex(r"[A-NP-Z1-9][0-9]{12}", fullmatch=True)
-abo_rhd = st.from_regex(r"[0-9A-Z]{2}", fullmatch=True)
+abo_rhd = st.sampled_from(["O-", "O+", "A-", "A+", "B-", "B+", "AB-", "AB+"])
 product_classes = st.sampled_from(["red_cells", "whole_blood", "platelets", "plasma", "cryo"])
 badges = st.builds(
     BadgeEntry,
@@ -195,7 +195,7 @@ COMMAND_ARGS: dict[str, st.SearchStrategy[CommandArgs]] = {
         ElectronicIssue,
         patient=identifiers,
         order=identifiers,
-        groups=st.lists(abo_rhd, min_size=1, max_size=4).map(tuple),
+        groups=st.lists(abo_rhd, min_size=1, max_size=4, unique=True).map(tuple),
         product_class=product_classes,
         units=st.integers(1, 100),
         until_ns=u64,

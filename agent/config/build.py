@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from agent.config import rules, sections
+from agent.config.dispensing import check_dispensing
 from agent.config.fields import Checked, Table, check_array, check_table, find_inline_secrets
 from agent.config.kinds import ABSENT, Context, render
 from agent.config.schema import (
@@ -64,6 +65,7 @@ def build_profile(document: Mapping[str, object], source: Path, ctx: Context) ->
     power = _required(raw, "power", sections.POWER, ctx)
     sync = _optional(raw, "sync", sections.SYNC, ctx)
     sim = _sim(kind, raw.get("sim", ABSENT), ctx)
+    dispensing = check_dispensing(kind, raw.get("dispensing", ABSENT), ctx)
 
     if ctx.problems or sim is None:
         return None
@@ -82,6 +84,7 @@ def build_profile(document: Mapping[str, object], source: Path, ctx: Context) ->
         power=_make(PowerConfig, power.values),
         sim=sim,
         sync=_make(SyncConfig, sync.values) if sync is not None else None,
+        dispensing=dispensing,
     )
 
 

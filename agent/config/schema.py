@@ -15,6 +15,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent.config.dispensing import DispensingConfig
 
 __all__ = [
     "STATION_ANTENNA",
@@ -214,3 +218,5 @@ class Profile:
     power: PowerConfig
     sim: SimConfig
     sync: SyncConfig | None = None
+    dispensing: DispensingConfig | None = None
+    """The cabinet's dispensing rules (``[dispensing]``, cabinets only)."""

@@ -144,6 +144,7 @@ TOP = Table(
         "power",
         "sync",
         "sim",
+        "dispensing",
     ),
 )
 """The top level: ``schema`` and the sections, which are checked one by one."""

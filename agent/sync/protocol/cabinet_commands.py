@@ -6,7 +6,8 @@ the decisions it sends, each a strictly checked arguments map:
 * :class:`Allocate` - unit ``din`` is crossmatched for ``patient`` on ``order`` until
   ``until_ns``;
 * :class:`ElectronicIssue` - ``patient`` may take up to ``units`` in-stock units of the given
-  ABO/RhD ``groups`` and ``product_class`` on ``order`` until ``until_ns``;
+  ABO/RhD ``groups`` (``O-``, ``AB+`` ...) and ``product_class`` on ``order`` until
+  ``until_ns``;
 * :class:`Cancel` - an order's allocations end (all of them, or one unit's);
 * :class:`BadgeList` - who may sign in at the device, with which roles; replaces the cached
   list and restarts its staleness clock;
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 _DIN = re.compile(r"[A-NP-Z1-9][0-9]{4}[0-9]{2}[0-9]{6}")
-_GROUP = re.compile(r"[0-9A-Z]{2}")
+_GROUP = re.compile(r"(O|A|B|AB)[+-]")
 _BADGE_UID = re.compile(r"[0-9A-F]{2,64}")
 MAX_BADGES = 2000
 """Most badges one list carries (it must fit one 256 KiB message)."""
@@ -57,10 +58,12 @@ def _groups(value: object, where: str) -> tuple[str, ...]:
     items = as_array(value, where)
     if not items:
         raise ImpossibleValue(f"{where}: at least one ABO/RhD group")
-    groups = tuple(as_text(item, f"{where}[{i}]", 2) for i, item in enumerate(items))
+    groups = tuple(as_text(item, f"{where}[{i}]", 3) for i, item in enumerate(items))
     for i, group in enumerate(groups):
         if not _GROUP.fullmatch(group):
-            raise ImpossibleValue(f"{where}[{i}]: {group!r} is not a 2-character ABO/RhD code")
+            raise ImpossibleValue(f"{where}[{i}]: {group!r} is not an ABO/RhD group like 'O-'")
+    if len(set(groups)) != len(groups):
+        raise ImpossibleValue(f"{where}: a group appears twice")
     return groups
 
 
@@ -112,8 +115,8 @@ class Allocate:
 @dataclass(frozen=True, slots=True)
 class ElectronicIssue:
     """``patient`` is eligible for electronic issue: up to ``units`` in-stock units of one of
-    ``groups`` (2-character ISBT 128 ABO/RhD codes, as the hospital chose them) and of
-    ``product_class``, on ``order``, until ``until_ns``."""
+    ``groups`` (ABO/RhD written ``O-``, ``AB+`` ..., as the hospital chose them - the device
+    never judges compatibility) and of ``product_class``, on ``order``, until ``until_ns``."""
 
     NAME: ClassVar[str] = "electronic_issue"
     patient: str
