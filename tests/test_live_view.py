@@ -322,9 +322,10 @@ def test_typed_commands_act_on_the_device_and_their_events_are_listed() -> None:
         assert device.door_is_open()
         await until(app, pilot, lambda: "door main opened" in events_text(app))
         await type_command(pilot, "badge 04a1b2")
-        await until(app, pilot, lambda: "badge 04A1B2 at badge" in events_text(app))
-        first = events_text(app).splitlines()[1]
-        assert "badge 04A1B2" in first  # most recent first
+        await until(app, pilot, lambda: "REFUSED sign_in" in events_text(app))
+        lines = events_text(app).splitlines()
+        assert "REFUSED sign_in: This badge is not known" in lines[1]  # most recent first
+        assert "badge 04A1B2 at badge" in lines[2]
         await type_command(pilot, "fault air-top disconnected")
         await until(app, pilot, lambda: "FAULT" in app.query_one(ClimatePanel).plain)
 

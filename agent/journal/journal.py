@@ -258,6 +258,11 @@ class Journal:
         journal still holds pending again (a resync command); return how many."""
         return await self._run(self._store.resend_from, sequence)
 
+    async def records_of(self, types: Iterable[str]) -> list[StoredRecord]:
+        """Every record still held of one of ``types``, acknowledged or not, oldest first:
+        what a workflow's state is rebuilt from after a restart."""
+        return await self._run(self._store.of_types, tuple(sorted(set(types))))
+
     # --- maintenance -------------------------------------------------------------------------
 
     async def maintain(self, now_wall_ns: int) -> MaintenanceReport:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -54,7 +55,7 @@ def _insert(connection: sqlite3.Connection, rows: Sequence[Row]) -> None:
             connection.executemany(
                 statement,
                 [
-                    [value for row in rows[at : at + size] for value in row]
+                    tuple(chain.from_iterable(rows[at : at + size]))
                     for at in range(start, start + groups * size, size)
                 ],
             )
@@ -163,6 +164,19 @@ class JournalStore:
             if total > max_bytes and index:
                 return rows[:index]
         return rows
+
+    def of_types(self, types: Sequence[str]) -> list[StoredRecord]:
+        """Every record the journal holds of one of ``types``, acknowledged or not, in
+        sequence order."""
+        marks = ", ".join("?" * len(types))
+        try:
+            rows = self.connection.execute(
+                f"SELECT {_COLUMNS} FROM records WHERE type IN ({marks}) ORDER BY sequence",  # noqa: S608 - constant columns, placeholders
+                tuple(types),
+            ).fetchall()
+        except sqlite3.Error as error:
+            raise from_database_error(error, self.path) from None
+        return [self._record(row) for row in rows]
 
     def _record(
         self, row: tuple[int, int, str, int, int, int, int, bytes, int | None]

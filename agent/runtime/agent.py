@@ -5,7 +5,9 @@ reader watchers) and runs them in one :class:`asyncio.TaskGroup` with named task
 :class:`~agent.events.AgentStarted` before any service runs and
 :class:`~agent.events.AgentStopping` after they have all stopped, so the record of a run is
 bracketed. With a journal, a supervisor keeps it within budget and shows its health; with a
-sync link, the journal's records go to the hospital. If a
+sync link, the journal's records go to the hospital. A cabinet also runs its dispensing desk
+(:mod:`agent.cabinet`), whose state is first rebuilt from the journal; the desk and the journal
+share the indicator through an :class:`~agent.runtime.alarm_board.AlarmBoard`. If a
 service fails, the task group cancels the others and the error propagates: the supervisor
 above decides whether to restart, and nothing is silently half-running. An orderly stop stops
 the services, records ``agent_stopping``, then gives the sync link up to ``stop_grace_s`` to
@@ -22,11 +24,14 @@ from collections.abc import Coroutine
 from typing import Any
 
 from agent import __version__
+from agent.cabinet.replay import RESTORED_TYPES
+from agent.cabinet.setup import cabinet_desk
 from agent.clock import Clock
 from agent.config.schema import Profile
 from agent.events import AgentStarted, AgentStopping
 from agent.hal.hardware import Backend
 from agent.journal import Journal
+from agent.runtime.alarm_board import AlarmBoard
 from agent.runtime.journal_supervisor import JournalSupervisor
 from agent.runtime.sampler import ProbeSampler, SampledProbe
 from agent.runtime.stream import EventStream
@@ -58,16 +63,27 @@ class Agent:
         self.clock = clock
         self.stream = stream
         self.samplers = self._samplers()
-        self.watchers = SensorWatchers(profile, backend.hardware, stream)
+        self.alarms = AlarmBoard(backend.hardware.indicator)
+        self.cabinet = cabinet_desk(
+            profile,
+            hardware=backend.hardware,
+            stream=stream,
+            clock=clock,
+            alarm=self.alarms.source("cabinet"),
+        )
+        self.watchers = SensorWatchers(profile, backend.hardware, stream, inputs=self.cabinet)
         self.link = link
         self.stop_grace_s = stop_grace_s
+        self._journal = journal
         self.journal_supervisor = (
             None
             if journal is None
             else JournalSupervisor(
-                journal, stream=stream, indicator=backend.hardware.indicator, clock=clock
+                journal, stream=stream, indicator=self.alarms.source("journal"), clock=clock
             )
         )
+        if link is not None and self.cabinet is not None:
+            link.commands.hand_decisions_to(self.cabinet.decide)
 
     def _samplers(self) -> list[ProbeSampler]:
         by_interval: dict[float, list[SampledProbe]] = defaultdict(list)
@@ -88,6 +104,8 @@ class Agent:
         services.update(self.watchers.services())
         if self.journal_supervisor is not None:
             services["journal"] = self.journal_supervisor.run()
+        if self.cabinet is not None:
+            services["cabinet"] = self.cabinet.run()
         if self.link is not None:
             services["sync"] = self.link.run()
         return services
@@ -103,6 +121,9 @@ class Agent:
                     backend=self.backend.name,
                 )
             )
+        if self.cabinet is not None and self._journal is not None:
+            stored = await self._journal.records_of(RESTORED_TYPES)
+            self.cabinet.load(record.to_event() for record in stored)
         _log.info(
             "agent started",
             extra={"fields": {"device": self.profile.device.id, "backend": self.backend.name}},

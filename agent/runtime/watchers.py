@@ -9,6 +9,9 @@
 * badge reader and barcode scanner: every read, and every garbled input as
   :class:`~agent.events.InputRejected` (invariant 8).
 
+Badges, scans and slot changes are then handed to the device's workflows
+(:class:`WorkflowInputs`: a cabinet's desk), after they are recorded.
+
 Each watch survives its part's failures through
 :func:`~agent.runtime.supervision.watch_with_recovery`.
 """
@@ -16,7 +19,7 @@ Each watch survives its part's failures through
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from agent.config.schema import Profile
 from agent.events import (
@@ -35,14 +38,33 @@ from agent.hal.parts import BadgeRead, BarcodeRead, GarbledInput, PowerStatus
 from agent.runtime.stream import EventStream
 from agent.runtime.supervision import watch_with_recovery
 
-__all__ = ["SensorWatchers"]
+__all__ = ["SensorWatchers", "WorkflowInputs"]
+
+
+class WorkflowInputs(Protocol):
+    """Whoever acts on what people do at the device (the cabinet's desk): told of each badge,
+    scan and slot change after it is recorded. Must not raise."""
+
+    async def badge(self, uid: str) -> None: ...
+
+    async def scan(self, data: str) -> None: ...
+
+    async def slot_changed(self, slot: int, present: bool) -> None: ...
 
 
 class SensorWatchers:
     """The watching services of one device; :meth:`services` lists their coroutines by name."""
 
-    def __init__(self, profile: Profile, hardware: Hardware, stream: EventStream) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        hardware: Hardware,
+        stream: EventStream,
+        *,
+        inputs: WorkflowInputs | None = None,
+    ) -> None:
         self._profile = profile
+        self._inputs = inputs
         self._hardware = hardware
         self._stream = stream
         self._tags: dict[str, frozenset[str]] = {}
@@ -135,6 +157,8 @@ class SensorWatchers:
             await self._stream.record(PresenceChanged(slot=slot, present=present))
             if antenna is not None:
                 await self._inventory(antenna)
+            if self._inputs is not None:
+                await self._inputs.slot_changed(slot, present)
 
         return handle
 
@@ -169,6 +193,8 @@ class SensorWatchers:
                 symbology=read.symbology,
             )
         )
+        if self._inputs is not None:
+            await self._inputs.scan(read.data)
 
     async def _badge(self, read: BadgeRead | GarbledInput) -> None:
         reader = self._profile.badge_reader or "badge"
@@ -176,6 +202,8 @@ class SensorWatchers:
             await self._rejected(reader, read)
             return
         await self._stream.record(BadgePresented(reader=reader, badge_uid=read.uid))
+        if self._inputs is not None:
+            await self._inputs.badge(read.uid)
 
     async def _rejected(self, source: str, garbled: GarbledInput) -> None:
         await self._stream.record(

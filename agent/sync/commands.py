@@ -84,6 +84,10 @@ class CommandDesk:
         self._on_resync = on_resync
         self._decisions = decisions
 
+    def hand_decisions_to(self, decisions: DecisionHandler) -> None:
+        """From now on, carry out dispensing decisions with ``decisions``."""
+        self._decisions = decisions
+
     async def handle(self, data: bytes, topic: Topic) -> CommandReply | None:
         """Decide on one command message; the reply to publish, or None when there is none."""
         try:

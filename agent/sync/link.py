@@ -190,6 +190,12 @@ class SyncLink:
         self.connected = False
         stream.observe(self._on_event)
 
+    @property
+    def commands(self) -> CommandDesk:
+        """The desk that decides on the hospital's commands (the agent hands it the cabinet's
+        workflows)."""
+        return self._desk
+
     # --- for the runtime -----------------------------------------------------------------
 
     def notify_appended(self) -> None:
