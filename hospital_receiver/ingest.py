@@ -14,8 +14,9 @@ No MQTT here (the service in :mod:`hospital_receiver.service` moves the bytes). 
 - **Acks go only to the sending device's own ``acks`` topic**, whatever a message's response
   topic says, so a message cannot make us publish on another device's topics.
 
-Not thread-safe: the service calls it from one worker thread (which also serialises the
-database connection).
+Not thread-safe, except :meth:`Ingest.check`: the service calls the rest from one worker thread
+(which also serialises the database connection), and the checks from another, so that one
+message is decoded while the one before it is committed.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ from agent.payload_codec import encode_payload
 from agent.sync.protocol import (
     CONTENT_TYPE,
     MAX_MESSAGE_BYTES,
+    AckStatus,
     BatchAck,
     ProtocolError,
     RecordBatch,
+    RecordRow,
     RecordRows,
     RejectReason,
+    SequenceRange,
     Topic,
     TopicKind,
     UnsupportedVersion,
@@ -47,7 +51,7 @@ from hospital_receiver.records import Identity, StoredRecord, StoredRecords
 from hospital_receiver.sql_store import SequenceOutOfRange
 from hospital_receiver.store import CommitResult, RecordStore
 
-__all__ = ["DatabaseUnavailable", "Ingest", "IngestResult", "stored_records"]
+__all__ = ["CheckedBatch", "DatabaseUnavailable", "Ingest", "IngestResult", "stored_records"]
 
 _log = logging.getLogger("hospital_receiver.ingest")
 
@@ -67,6 +71,16 @@ class IngestResult:
     ack: BatchAck | None
     ack_topic: str | None
     resync: ResyncRequest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedBatch:
+    """A message that passed every check (:meth:`Ingest.check`), ready to commit."""
+
+    topic: Topic
+    batch: RecordRows
+    size: int
+    """The message's bytes (for the log)."""
 
 
 def stored_records(batch: RecordBatch) -> list[StoredRecord]:
@@ -107,27 +121,38 @@ class Ingest:
 
     def handle(self, topic_name: str, content_type: str | None, payload: bytes) -> IngestResult:
         """Check, commit and answer one message received on ``topic_name``."""
+        checked = self.check(topic_name, content_type, payload)
+        if isinstance(checked, IngestResult):
+            return checked
+        return self.commit(checked)
+
+    def check(
+        self, topic_name: str, content_type: str | None, payload: bytes
+    ) -> CheckedBatch | IngestResult:
+        """Every check of one message, before any database work: the batch to commit, or the
+        rejection to send. Touches no state of the ingest: safe on another thread than the
+        database's, so that the next message is decoded while this one is being committed."""
         try:
             topic = parse_topic(topic_name)
         except ProtocolError as error:
             _rejected(topic_name, "-", len(payload), error.reason, str(error))
             return IngestResult(None, None)
-        ack_topic = str(topic.sibling(TopicKind.ACKS))
-
-        def reject(reason: RejectReason, detail: str) -> IngestResult:
-            _rejected(topic_name, topic.device, len(payload), reason, detail)
-            return IngestResult(BatchAck.rejected(topic.device, reason, detail), ack_topic)
-
         try:
             batch = _batch(topic, content_type, payload, self.max_bytes)
-            result = self._commit(StoredRecords(batch.device, batch.historical, batch.rows))
         except ProtocolError as error:
-            return reject(error.reason, str(error))
+            return _reject(topic, len(payload), error.reason, str(error))
+        return CheckedBatch(topic, batch, len(payload))
+
+    def commit(self, checked: CheckedBatch) -> IngestResult:
+        """Commit a checked batch; the ack to send once this returned (after the commit)."""
+        topic, batch = checked.topic, checked.batch
+        try:
+            result = self._commit(StoredRecords(batch.device, batch.historical, batch.rows))
         except SequenceOutOfRange as error:
-            return reject(RejectReason.UNSUPPORTED, str(error))
+            return _reject(topic, checked.size, RejectReason.UNSUPPORTED, str(error))
         except DatabaseUnavailable as error:
-            return reject(RejectReason.UNAVAILABLE, str(error))
-        ack = BatchAck.committed_keys(batch.device, batch.keys())
+            return _reject(topic, checked.size, RejectReason.UNAVAILABLE, str(error))
+        ack = BatchAck(batch.device, AckStatus.COMMITTED, _ranges(batch.rows))
         _log.info(
             "batch committed",
             extra={
@@ -137,11 +162,11 @@ class Ingest:
                     "new": result.inserted,
                     "duplicates": result.duplicates,
                     "historical": batch.historical,
-                    "bytes": len(payload),
+                    "bytes": checked.size,
                 }
             },
         )
-        return IngestResult(ack, ack_topic, self._check_gap(topic))
+        return IngestResult(ack, str(topic.sibling(TopicKind.ACKS)), self._check_gap(topic))
 
     def check_gaps(self) -> list[ResyncRequest]:
         """Look again at every device with an open gap (a quiet device sends nothing to look
@@ -203,6 +228,29 @@ class Ingest:
             with contextlib.suppress(Exception):  # closing a broken connection may fail too
                 self.close()
             raise DatabaseUnavailable(f"database error: {type(error).__name__}") from error
+
+
+def _ranges(rows: Sequence[RecordRow]) -> tuple[SequenceRange, ...]:
+    """The fewest ranges covering exactly ``rows`` - which the decoder returns ascending, one
+    of each - in one pass (``ranges_of`` sorts and deduplicates first: it takes any keys)."""
+    ranges: list[SequenceRange] = []
+    epoch, first, last = rows[0][0], rows[0][1], rows[0][1]
+    for row in rows[1:]:
+        sequence = row[1]
+        if sequence != last + 1 or row[0] != epoch:
+            ranges.append(SequenceRange(epoch, first, last))
+            epoch, first = row[0], sequence
+        last = sequence
+    ranges.append(SequenceRange(epoch, first, last))
+    return tuple(ranges)
+
+
+def _reject(topic: Topic, size: int, reason: RejectReason, detail: str) -> IngestResult:
+    """Log a refused message and build the ``rejected`` ack for its device."""
+    _rejected(str(topic), topic.device, size, reason, detail)
+    return IngestResult(
+        BatchAck.rejected(topic.device, reason, detail), str(topic.sibling(TopicKind.ACKS))
+    )
 
 
 def _batch(topic: Topic, content_type: str | None, payload: bytes, max_bytes: int) -> RecordRows:

@@ -7,7 +7,10 @@ Invariants kept:
   that dies in between sends no ack: the device resends and the upsert deduplicates.
 - **The event loop never waits on the database.** Every store call runs in one dedicated worker
   thread, which also serialises the connection (SQLite and psycopg connections are not for
-  concurrent use); up to ``max_in_flight`` messages are between receipt and ack at once.
+  concurrent use); up to ``max_in_flight`` messages are between receipt and ack at once. The
+  checks and decoding of a message (:meth:`Ingest.check`) run in a second worker thread, so the
+  next message is decoded while the database thread commits - SQLite gives the interpreter
+  lock back while it writes and syncs.
 - **Several receivers share the load**: records and replies come through MQTT 5 shared
   subscriptions of one group (each message to one member); status topics, retained, through a
   plain subscription (brokers send no retained messages to shared ones).
@@ -90,6 +93,7 @@ class Receiver:
         """Set while connected and subscribed."""
         self._ingest = Ingest(open_store, resync=config.resync, clock=clock)
         self._database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="receiver-db")
+        self._checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="receiver-check")
         self._resyncs: dict[str, str] = {}
         """Device → request id of the resync we last sent it."""
 
@@ -115,6 +119,7 @@ class Receiver:
             self.ready.clear()
             await asyncio.get_running_loop().run_in_executor(self._database, self._ingest.close)
             self._database.shutdown(wait=True)
+            self._checks.shutdown(wait=True)
 
     async def _serve(self, backoff: Backoff) -> None:
         config = self.config
@@ -159,12 +164,17 @@ class Receiver:
 
     async def _records(self, message: aiomqtt.Message, publisher: CheckedPublisher) -> None:
         properties = message.properties
-        result = await self._in_database(
-            self._ingest.handle,
+        checked = await asyncio.get_running_loop().run_in_executor(
+            self._checks,
+            self._ingest.check,
             message.topic.value,
             getattr(properties, "ContentType", None),
             _payload(message),
         )
+        if isinstance(checked, IngestResult):
+            result = checked
+        else:
+            result = await self._in_database(self._ingest.commit, checked)
         response_topic = getattr(properties, "ResponseTopic", None)
         if response_topic not in (None, result.ack_topic):
             _log.warning(

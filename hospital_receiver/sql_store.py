@@ -69,8 +69,10 @@ class SqlStore(abc.ABC):
 
     def commit(self, records: Sequence[StoredRecord]) -> CommitResult:
         groups = _groups(records)
+        runs: dict[str, tuple[int, int] | None] = {}
         for device, _, rows in groups:
             sequences = [row[1] for row in rows]
+            runs[device] = _run(sequences) if device not in runs else None
             if min(sequences) < 0 or max(sequences) > MAX_STORED_SEQUENCE:
                 epoch, sequence = next(
                     row[:2] for row in rows if not 0 <= row[1] <= MAX_STORED_SEQUENCE
@@ -84,8 +86,8 @@ class SqlStore(abc.ABC):
                 self._insert(cursor, device, historical, rows)
                 for device, historical, rows in groups
             )
-            for device in sorted({device for device, _, _ in groups}):
-                self._advance(cursor, device)
+            for device in sorted(runs):
+                self._advance(cursor, device, runs[device])
         return CommitResult(inserted=inserted, duplicates=len(records) - inserted)
 
     def _insert(self, cursor: Any, device: str, historical: bool, rows: Sequence[RecordRow]) -> int:
@@ -94,14 +96,18 @@ class SqlStore(abc.ABC):
         cursor.executemany(self._sql(_INSERT_NEW), [(device, *row, historical) for row in rows])
         return max(int(cursor.rowcount), 0)
 
-    def _advance(self, cursor: Cursor, device: str) -> None:
-        """Move ``device``'s progress past every sequence now stored without a hole."""
+    def _advance(self, cursor: Cursor, device: str, run: tuple[int, int] | None) -> None:
+        """Move ``device``'s progress past every sequence now stored without a hole. ``run``:
+        the first and last sequence of the records just stored if they are consecutive - every
+        sequence in it is stored now, so the search for the first hole need not walk it."""
         cursor.execute(
             self._sql("SELECT contiguous_through FROM device_progress WHERE device = ?"),
             (device,),
         )
         row = cursor.fetchone()
         contiguous = -1 if row is None else int(row[0])
+        if run is not None and run[0] <= contiguous + 1 <= run[1]:
+            contiguous = run[1] - 1
         cursor.execute(
             self._sql("SELECT 1 FROM records WHERE device = ? AND sequence = ? LIMIT 1"),
             (device, contiguous + 1),
@@ -166,6 +172,14 @@ class SqlStore(abc.ABC):
 
     def close(self) -> None:
         self._db.close()
+
+
+def _run(sequences: list[int]) -> tuple[int, int] | None:
+    """The first and last of ``sequences`` when they are consecutive ascending, else None."""
+    first = sequences[0]
+    if sequences != list(range(first, first + len(sequences))):
+        return None
+    return first, sequences[-1]
 
 
 def _groups(records: Sequence[StoredRecord]) -> list[tuple[str, bool, Sequence[RecordRow]]]:

@@ -222,7 +222,7 @@ class SendSession:
         if fetch.before is not None and previous >= fetch.before:
             raise ValueError(f"record {keys[-1]} is outside the fetch {fetch}")
         cursor.position = max(cursor.position, previous)
-        if not self._in_flight_keys and not self._held:
+        if self._in_flight_keys.isdisjoint(keys) and self._held.isdisjoint(keys):
             return list(keys)
         return [k for k in keys if k not in self._in_flight_keys and k not in self._held]
 
@@ -278,7 +278,7 @@ class SendSession:
             return AckResult(tuple(ack.split(late)[0]))
         self._in_flight_keys.difference_update(batch.keys)
         if ack.status is AckStatus.COMMITTED:
-            covered, uncovered = ack.split(batch.keys)
+            covered, uncovered = _split(ack, batch.keys)
             self._rewind(uncovered)
             return AckResult(tuple(covered))
         if ack.reason is RejectReason.UNAVAILABLE:
@@ -343,3 +343,14 @@ class SendSession:
             lowest[stream] = min(lowest.get(stream, sequence), sequence)
         for stream, sequence in lowest.items():
             self._cursor(stream).rewind(sequence - 1)
+
+
+def _split(ack: BatchAck, keys: tuple[Key, ...]) -> tuple[Sequence[Key], Sequence[Key]]:
+    """:meth:`BatchAck.split` of a batch's ``keys``, answered without looking at each key when
+    one range of the ack spans them all - the usual answer to a batch."""
+    low, high = min(keys), max(keys)
+    if low[0] == high[0] and any(
+        r.epoch == low[0] and r.first <= low[1] and high[1] <= r.last for r in ack.ranges
+    ):
+        return keys, ()
+    return ack.split(keys)
