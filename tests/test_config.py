@@ -25,6 +25,7 @@ from agent.config import (
     load_profile,
     parse_profile,
     sections,
+    wiring,
 )
 from agent.config.dispensing import DISPENSING
 from agent.config.errors import FILE_KEY
@@ -144,15 +145,21 @@ def problem_at(text: str, key: str) -> Problem:
 # --- the shipped profiles -----------------------------------------------------------------
 
 
-def test_the_three_profiles_are_shipped() -> None:
-    assert [path.name for path in SHIPPED] == ["cabinet-72.toml", "fridge.toml", "transport.toml"]
+def test_the_four_profiles_are_shipped() -> None:
+    assert [path.name for path in SHIPPED] == [
+        "cabinet-72-drivers.toml",
+        "cabinet-72.toml",
+        "fridge.toml",
+        "transport.toml",
+    ]
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.name)
 def test_every_shipped_profile_loads(path: Path) -> None:
     profile = load_profile(path)
     assert profile.source == path
-    assert profile.backend == "sim"
+    assert profile.backend in {"sim", "drivers"}
+    assert (profile.wiring is not None) == (profile.backend == "drivers")
     assert profile.doors
     assert profile.probes
     assert profile.storage.min_c < profile.storage.max_c
@@ -807,6 +814,7 @@ def test_the_documentation_describes_every_key() -> None:
     docs = (CONFIG_DIR.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
     specs = [value for value in vars(sections).values() if isinstance(value, Table)]
     specs.append(DISPENSING)
+    specs += [value for value in vars(wiring).values() if isinstance(value, Table)]
     assert len(specs) >= 14
     written = ("`{}`", "`[{}]`", "`[[{}]]`", ".{}]`")  # a key, a section, a sub-table
     undocumented = {

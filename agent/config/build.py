@@ -32,6 +32,7 @@ from agent.config.schema import (
     StorageConfig,
     SyncConfig,
 )
+from agent.config.wiring import ProfileParts, check_wiring
 
 __all__ = ["build_profile"]
 
@@ -66,6 +67,8 @@ def build_profile(document: Mapping[str, object], source: Path, ctx: Context) ->
     sync = _optional(raw, "sync", sections.SYNC, ctx)
     sim = _sim(kind, raw.get("sim", ABSENT), ctx)
     dispensing = check_dispensing(kind, raw.get("dispensing", ABSENT), ctx)
+    parts = _parts(raw, hardware, slots=slots, doors=doors, probes=probes, rfid=rfid)
+    wiring = check_wiring(raw.get("wiring", ABSENT), parts, ctx)
 
     if ctx.problems or sim is None:
         return None
@@ -85,6 +88,44 @@ def build_profile(document: Mapping[str, object], source: Path, ctx: Context) ->
         sim=sim,
         sync=_make(SyncConfig, sync.values) if sync is not None else None,
         dispensing=dispensing,
+        wiring=wiring,
+    )
+
+
+def _parts(
+    raw: Mapping[str, object],
+    hardware: Checked,
+    *,
+    slots: int,
+    doors: list[Checked],
+    probes: list[Checked],
+    rfid: RfidConfig | None,
+) -> ProfileParts:
+    """What the profile has, for ``[wiring]`` to be checked against."""
+    backend = hardware.values.get("backend")
+    door_locks = {d.values.get("name"): d.values.get("locked") for d in doors}
+    probe_names = tuple(p.values.get("name") for p in probes)
+    return ProfileParts(
+        backend=backend if isinstance(backend, str) else None,
+        slots=slots,
+        doors=(
+            {
+                name: locked
+                for name, locked in door_locks.items()
+                if isinstance(name, str) and isinstance(locked, bool)
+            }
+            if all(d.ok for d in doors)
+            else None
+        ),
+        probes=(
+            tuple(name for name in probe_names if isinstance(name, str))
+            if all(p.ok for p in probes)
+            else None
+        ),
+        rfid="rfid" in raw,
+        antennas=rfid.antennas if rfid is not None else None,
+        scanner="scanner" in raw,
+        badge_reader="badge_reader" in raw,
     )
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from agent.config.dispensing import DispensingConfig
+    from agent.config.wiring import WiringConfig
 
 __all__ = [
     "STATION_ANTENNA",
@@ -220,3 +221,5 @@ class Profile:
     sync: SyncConfig | None = None
     dispensing: DispensingConfig | None = None
     """The cabinet's dispensing rules (``[dispensing]``, cabinets only)."""
+    wiring: WiringConfig | None = None
+    """Where each part is (``[wiring]``): required by the driver backends."""

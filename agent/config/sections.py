@@ -145,6 +145,7 @@ TOP = Table(
         "sync",
         "sim",
         "dispensing",
+        "wiring",
     ),
 )
 """The top level: ``schema`` and the sections, which are checked one by one."""
