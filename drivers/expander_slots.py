@@ -304,10 +304,11 @@ class ExpanderPresenceSensor:
     between agreeing), so a bouncing insertion is one change. ``read()`` returns the debounced
     state from a fresh read: the last stable one if the input still agrees with it, else it
     waits out the debounce. ``watch()`` samples every ``poll_interval_s``; with ``interrupt``
-    (an awaitable that returns when the chip's INT line is asserted, from the GPIO driver of
-    the Pi pin it is wired to) it sleeps until the interrupt or ``idle_poll_s``, whichever is
-    first, so a missed edge costs latency, never a change. The parts of one chip share a read
-    younger than half a poll interval.
+    (an awaitable that returns when the chip's INT line has fired, such as
+    :meth:`drivers.gpio_interrupt.InterruptLine.waiter` of the Pi pin it is wired to) it sleeps
+    until the interrupt or ``idle_poll_s``, whichever is first, so a missed edge costs latency,
+    never a change. The parts of one chip share a read younger than half a poll interval,
+    except right after an interrupt, which says the inputs changed: that sample is fresh.
 
     Arguments: ``pin``; ``present_level`` the input level while a unit is present (default
     low); ``pull_up`` the chip's pull-up on the pin (default on).
@@ -356,9 +357,9 @@ class ExpanderPresenceSensor:
         state = await self.read()
         yield state
         while True:
-            await self._wait_for_next_sample()
+            interrupted = await self._wait_for_next_sample()
             with _as_part(self.name):
-                sample = await self._sample()
+                sample = await self._sample(fresh=interrupted)
                 if sample == state:
                     continue
                 settled = await self._settle(sample)
@@ -383,13 +384,18 @@ class ExpanderPresenceSensor:
                 candidate, since = sample, loop.time()
         return candidate
 
-    async def _wait_for_next_sample(self) -> None:
+    async def _wait_for_next_sample(self) -> bool:
+        """Wait for the next sample; True if the chip's interrupt woke it: the inputs have
+        changed since any read the chip's parts share, so the sample must be fresh."""
         if self._interrupt is None:
             await asyncio.sleep(self._poll_interval_s)
-            return
-        with contextlib.suppress(TimeoutError):
+            return False
+        try:
             async with asyncio.timeout(self._idle_poll_s):
                 await self._interrupt()
+        except TimeoutError:
+            return False
+        return True
 
 
 _COLOUR_LEDS = {

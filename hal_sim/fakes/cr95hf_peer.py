@@ -22,7 +22,8 @@ Bench hooks: :meth:`Cr95hfPeer.put_tag` and :meth:`Cr95hfPeer.remove_tag` (per a
 :meth:`Cr95hfPeer.corrupt_next` (the next tag frame arrives with a bit flipped and no error
 flagged), :meth:`Cr95hfPeer.garble_next` (the next answer is preceded by noise),
 :meth:`Cr95hfPeer.go_silent` and :meth:`Cr95hfPeer.recover` (a hung chip, then a power cycle),
-unplug / replug; :meth:`Cr95hfPeer.select_antenna` is the multiplexer the driver switches.
+unplug / replug; :meth:`Cr95hfPeer.select_antenna` is the multiplexer the driver switches
+(:meth:`Cr95hfPeer.switch` the same, for a fake world that decodes the select lines).
 """
 
 from __future__ import annotations
@@ -123,6 +124,10 @@ class Cr95hfPeer(PtyPeer):
 
     async def select_antenna(self, antenna: str) -> None:
         """The RF multiplexer: switch the transceiver to ``antenna``."""
+        self.switch(antenna)
+
+    def switch(self, antenna: str) -> None:
+        """The RF multiplexer's switching, for a multiplexer wired to fake select lines."""
         if antenna not in self.fields:
             raise ValueError(f"no antenna {antenna!r}")
         self.selected = antenna

@@ -23,9 +23,10 @@ Bench hooks, in BCM numbers whatever the numbering mode: :meth:`FakeGpio.drive` 
 bounce), :meth:`~FakeGpio.let_float`, :meth:`~FakeGpio.stick` / :meth:`~FakeGpio.unstick` (a stuck
 input), :meth:`~FakeGpio.fail` / :meth:`~FakeGpio.repair` (the controller refuses every call on
 a channel, as rpi-lgpio reports a gpiochip that went away), :meth:`~FakeGpio.level`,
-:meth:`~FakeGpio.writes`; and wiring of whole parts: :meth:`~FakeGpio.wire_lock` (a solenoid
-latch whose feedback follows the coil after a delay unless jammed), :meth:`~FakeGpio.wire_door`,
-:meth:`~FakeGpio.wire_ups` (a UPS board's mains-present output).
+:meth:`~FakeGpio.writes`, :meth:`~FakeGpio.on_output` (hear every output written); and wiring
+of whole parts: :meth:`~FakeGpio.wire_lock` (a solenoid latch whose feedback follows the coil
+after a delay unless jammed), :meth:`~FakeGpio.wire_door`, :meth:`~FakeGpio.wire_ups` (a UPS
+board's mains-present output).
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ class FakeGpio:
         self._lines: dict[int, _Line] = {}
         self._events: dict[int, _EdgeDetect] = {}
         self._latches: dict[int, FakeLatch] = {}
+        self._output_listeners: list[Callable[[int], None]] = []
         self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
@@ -185,6 +187,8 @@ class FakeGpio:
                 line.writes.append(level)
             line.out_level = level
         self._coil_moved(bcm)
+        for listener in self._output_listeners:
+            listener(bcm)
 
     def add_event_detect(
         self, channel: int, edge: int, callback: Callback | None = None, bouncetime: int = -666
@@ -348,6 +352,11 @@ class FakeGpio:
         ups = FakeUps(self, channel, mains_level=mains_level)
         ups.restore_mains()
         return ups
+
+    def on_output(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener`` with the BCM number after every ``output()`` call, as a board
+        that decodes output lines (an RF multiplexer's select inputs) sees them change."""
+        self._output_listeners.append(listener)
 
     def close(self) -> None:
         """Stop the callback thread (the real library's ends with the process)."""

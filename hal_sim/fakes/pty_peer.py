@@ -11,7 +11,9 @@ makes a new pseudo-terminal behind the same link, as a USB adapter plugged back 
 The master runs in packet mode (``TIOCPKT``), so the peer sees the driver open the port:
 pyserial flushes the port's input when it opens it (``tcflush``), which the master reads as a
 ``TIOCPKT_FLUSHREAD`` packet. Bytes a part sends before that are lost, as on real hardware;
-:meth:`wait_open` lets a test send only once the driver is listening.
+:meth:`wait_open` lets a test send only once the driver is listening, and a bench that cannot
+wait sets :attr:`PtyPeer.hold_until_open`: then what is sent before the driver has opened the
+port since the last (re)plug is held and sent, in order, as soon as it does.
 
 Subclasses emulate a part: :meth:`received` gets what the driver wrote, :meth:`send` answers.
 """
@@ -48,6 +50,10 @@ class PtyPeer:
         self._opened = asyncio.Event()
         self.opens = 0
         """How many times the driver opened the port."""
+        self.hold_until_open = False
+        """Hold what is sent until the driver has opened the port (see the module docstring)."""
+        self._open_since_plug = False
+        self._held = bytearray()
 
     @property
     def port(self) -> str:
@@ -74,6 +80,7 @@ class PtyPeer:
         assert self._loop is not None, "start() the peer first"
         self._loop.add_reader(master, self._readable)
         self.plugged = True
+        self._open_since_plug = False
         self.plugged_in()
 
     def unplug(self) -> None:
@@ -86,6 +93,7 @@ class PtyPeer:
         master, slave = self._master, self._slave
         self._master = self._slave = None
         self._outbox.clear()
+        self._held.clear()
         if master is not None:
             assert self._loop is not None
             self._loop.remove_reader(master)
@@ -101,6 +109,9 @@ class PtyPeer:
         """Write ``data`` to the driver (dropped while unplugged). What the pseudo-terminal
         cannot take now is written when it can, in order."""
         if self._master is None or not data:
+            return
+        if self.hold_until_open and not self._open_since_plug:
+            self._held += data
             return
         had_pending = bool(self._outbox)
         self._outbox += data
@@ -143,6 +154,9 @@ class PtyPeer:
             if data[0] & termios.TIOCPKT_FLUSHREAD:
                 self.opens += 1
                 self._opened.set()
+                self._open_since_plug = True
+                held, self._held = bytes(self._held), bytearray()
+                self.send(held)
             return
         self.written += data[1:]
         self.received(data[1:])
