@@ -1,8 +1,9 @@
 """The HAL conformance suite: every backend must keep every obligation its protocols document.
 
-Parametrised by backend (``backends.BACKENDS``): the simulator's parts today, the real drivers
-over their fake buses when they land. Each test drives one obligation through the backend's
-bench and the HAL protocol only - never through a backend's own attributes.
+Parametrised by backend (``backends.BACKENDS``): the simulator's parts, the real drivers over
+their fake buses, and the real drivers on a bench rig when one is named. Each test drives one
+obligation through the backend's bench and the HAL protocol only - never through a backend's
+own attributes.
 """
 
 from __future__ import annotations
@@ -36,15 +37,20 @@ Test = Callable[[BackendUnderTest], Coroutine[Any, Any, None]]
 
 @pytest.fixture(params=sorted(BACKENDS))
 def conformance(request: pytest.FixtureRequest, run_virtual: Any) -> Callable[[Test], None]:
-    """Run a conformance check against one backend, on virtual time, with the backend's
-    background work running."""
-    factory = BACKENDS[request.param]
+    """Run a conformance check against one backend, with the backend's background work
+    running: on virtual time, or in real time for a backend whose parts do real I/O (each
+    such test takes a few seconds at most). A backend that cannot run here is skipped with
+    its reason."""
+    candidate = BACKENDS[request.param]
+    reason = candidate.unavailable()
+    if reason is not None:
+        pytest.skip(reason)
 
     def run(test: Test) -> None:
         async def body() -> None:
             loop = asyncio.get_running_loop()
             clock = SimClock(loop, wall_epoch_ns=0)
-            backend = factory(clock)
+            backend = candidate.build(clock)
             background = loop.create_task(backend.backend.run())
             try:
                 await test(backend)
@@ -53,7 +59,10 @@ def conformance(request: pytest.FixtureRequest, run_virtual: Any) -> Callable[[T
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
 
-        run_virtual(body())
+        if candidate.real_time:
+            asyncio.run(body())
+        else:
+            run_virtual(body())
 
     return run
 
