@@ -30,7 +30,7 @@ from agent.clock import SystemClock
 from agent.config import ProfileError, load_profile
 from agent.config.schema import Profile
 from agent.duration import parse_duration
-from agent.runtime.backends import UnknownBackendError, make_backend
+from agent.runtime.backends import BackendUnavailable, UnknownBackendError, make_backend
 from agent.runtime.boot_epoch import BootEpochError, next_boot_epoch
 from agent.runtime.device_run import run_device
 from agent.runtime.logfmt import configure_logging
@@ -222,7 +222,7 @@ async def _device_main(profile: Profile, boot_epoch: int, device_dir: Path) -> i
     clock = SystemClock()
     try:
         backend = make_backend(profile, clock)
-    except UnknownBackendError as error:
+    except (UnknownBackendError, BackendUnavailable) as error:
         _log.error("%s", error)
         return 2
     await run_device(
