@@ -300,11 +300,12 @@ class SimDevice:
 
     def hold_at_station(self, unit: SimUnit) -> None:
         """A person holds a unit at the cabinet's scanning station, over its ``station``
-        antenna, to stock it in or return it."""
+        antenna, to stock it in or return it. Its DIN may be one the cabinet already holds (a
+        duplicate label is what stock-in must catch); its tag may not."""
         if self.profile.rfid is None or STATION_ANTENNA not in self.profile.rfid.antennas:
             raise BenchError("this device has no scanning station")
-        if self.find_unit(unit.din) is not None:
-            raise BenchError(f"unit {unit.din} is already in the device")
+        if any(held.tag_uid == unit.tag_uid for held in self._all_units()):
+            raise BenchError(f"a unit with tag {unit.tag_uid} is already in the device")
         self.loose_units[unit.tag_uid] = (unit, STATION_ANTENNA)
 
     def at_station(self) -> SimUnit | None:
