@@ -17,9 +17,12 @@ keeps (units, doors, the thermal model, the battery) and turns it into what thos
 
 Bench hooks have :class:`~hal_sim.device.SimDevice`'s names and rules where the hardware allows
 (``put_unit``, ``take_unit``, ``open_door``, ``present_badge``, ``scan``, ``cut_power``,
-``set_connected``...). Because the pseudo-terminals are real I/O, this backend runs in real time
-(on any event loop, or a :class:`~hal_sim.clock.VirtualTimeLoop` at ``speed=1``); physics is
-advanced every ``physics_period_s`` of that time. Build it on a running loop.
+``set_connected``...). Because the pseudo-terminals are real I/O, this backend runs in real time:
+on any event loop, or a :class:`~hal_sim.clock.VirtualTimeLoop` at ``speed=1``. At full virtual
+speed it mostly works but is not reliable: the kernel hands a pseudo-terminal's bytes over on
+its own worker, so the loop can find nothing ready, jump its clock, and a reader's answer
+timeout expires before the answer is seen. Physics is advanced every ``physics_period_s``.
+Build it on a running loop.
 """
 
 from __future__ import annotations
