@@ -31,6 +31,8 @@ from agent.dispensing_events import (
 from agent.domain.units import UnitState
 from agent.events import HardwareFault
 from agent.hal.parts import IndicatorState
+from agent.journal import JournalUnavailable
+from agent.journal.errors import UnavailableKind
 from tests.support.cabinet import CabinetRig, make_unit, quiet_cabinet
 
 Body = Callable[[CabinetRig], Awaitable[None]]
@@ -434,5 +436,28 @@ def test_quarantine_by_expiry_reaches_the_inventory_snapshot(cabinet: Any) -> No
         snapshot = rig.last(InventorySnapshot)
         assert snapshot.states[snapshot.slots.index(slot)] == "expired"
         assert not rig.recorded(UnitQuarantined)
+
+    cabinet(body)
+
+
+def test_no_slot_opens_when_the_journal_cannot_record_the_release(cabinet: Any) -> None:
+    async def body(rig: CabinetRig) -> None:
+        slot = await _stocked_and_allocated(rig, 96)
+        real_append = rig.journal.append
+
+        async def full_disk_for_releases(event: Any) -> None:
+            if isinstance(event.payload, SlotsReleased):
+                raise JournalUnavailable(UnavailableKind.FULL, "disk full (test)")
+            await real_append(event)
+
+        rig.journal.append = full_disk_for_releases  # type: ignore[method-assign]
+        await rig.badge("nurse")
+        await rig.scan("P-1001")
+        assert rig.session.device.locks[slot].locked.value
+        assert "cannot keep its records" in rig.screen
+        assert rig.state_of(make_unit(96).din) is UnitState.ALLOCATED
+        rig.journal.append = real_append  # type: ignore[method-assign]
+        await rig.scan("P-1001")
+        assert not rig.session.device.locks[slot].locked.value
 
     cabinet(body)
