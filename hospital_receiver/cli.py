@@ -5,8 +5,10 @@
   Ctrl-C; logs in logfmt on stderr.
 * ``hemotrace-receiver query --db DB [--device D] [--type T] [--since TIME] [--until TIME]`` -
   what arrived, one line per record (payloads decoded), oldest first per device.
-* ``hemotrace-receiver command --broker URL --site S --device D [--expires 60s] {ping |
-  resync --from N}`` - send a command and print the device's reply.
+* ``hemotrace-receiver command --broker URL --site S --device D [--expires 60s] KIND ...`` -
+  send a command and print the device's reply; kinds: ``ping``, ``resync --from N``,
+  ``allocate``, ``electronic-issue``, ``cancel``, ``badges --file F``, ``inventory``
+  (:mod:`hospital_receiver.command_kinds`).
 
 Exit codes: 0 success (a command done), 1 a command refused or not answered, 2 usage, database
 or broker error.
@@ -34,15 +36,14 @@ from agent.sync.mqtt_publish import PublishError
 from agent.sync.protocol import (
     DEFAULT_SHARE_GROUP,
     Command,
-    CommandArgs,
     CommandReply,
     Outcome,
-    Ping,
     ProtocolError,
     Resync,
     check_identifier,
 )
 from hospital_receiver.broker import BrokerSettings
+from hospital_receiver.command_kinds import add_kinds, build_args
 from hospital_receiver.commands import new_command, round_trip
 from hospital_receiver.gaps import ResyncPolicy
 from hospital_receiver.open_store import open_store
@@ -142,9 +143,7 @@ def _parser() -> argparse.ArgumentParser:
         "--expires", type=_duration, default=60.0, help="the command's lifetime (60s)"
     )
     kinds = send.add_subparsers(dest="kind", required=True, metavar="KIND")
-    kinds.add_parser("ping", help="prove the command path")
-    resync = kinds.add_parser("resync", help="make the device resend from a sequence")
-    resync.add_argument("--from", dest="from_sequence", required=True, type=_sequence)
+    add_kinds(kinds, _sequence)
     query = commands.add_parser("query", help="list the records that arrived")
     query.add_argument("--db", required=True, help="SQLite file or postgresql:// URL")
     query.add_argument("--device", help="only this device")
@@ -197,7 +196,11 @@ async def _until_signalled(receiver: Receiver) -> None:
 
 
 def _command(broker: BrokerSettings, args: argparse.Namespace) -> int:
-    kind: CommandArgs = Ping() if args.kind == "ping" else Resync(args.from_sequence)
+    try:
+        kind = build_args(args)
+    except ValueError as error:
+        print(f"hemotrace-receiver: {error}", file=sys.stderr)  # noqa: T201
+        return 2
     command = new_command(args.device, kind, args.expires)
     try:
         reply = asyncio.run(_send(broker, args.site, command, args.expires))
