@@ -61,6 +61,7 @@ from agent.events import Event
 from agent.journal import Journal, JournalPolicy
 from agent.runtime.stream import EventStream
 from agent.sync.link import SyncLink
+from agent.sync.mqtt_publish import disable_nagle
 from agent.sync.nonces import NonceStore
 from agent.sync.protocol import (
     CONTENT_TYPE,
@@ -247,6 +248,105 @@ async def raw_loop(batches: list[bytes], broker: MosquittoBroker) -> float:
         return time.perf_counter() - started
 
 
+# --- (c) raw loop with a committing subscriber ----------------------------------------------
+
+_ACKING = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from sync_drain import acking_subscriber; "
+    "acking_subscriber()"
+)
+_ACK_WINDOW = 32
+"""Batches awaiting their ack, as the link's default window."""
+
+
+def acking_subscriber() -> None:
+    """The floor of a committing receiver (run in its own process, ``_ACKING``): each message
+    on ``bench/acked/records`` is stored as one BLOB row of a SQLite file (WAL,
+    ``synchronous=FULL``), committed, then its correlation data is published back on
+    ``bench/acked/acks``. No decoding, no checks, one row per batch instead of one per record."""
+    host, port, db = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    connection = sqlite3.connect(db, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("CREATE TABLE batches (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+
+    async def serve() -> None:
+        async with aiomqtt.Client(
+            host, port, identifier="acking", protocol=aiomqtt.ProtocolVersion.V5
+        ) as client:
+            disable_nagle(client)
+            await client.subscribe("bench/acked/records", qos=1)
+            print("subscribed", flush=True)
+            async for message in client.messages:
+                assert isinstance(message.payload, bytes)
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("INSERT INTO batches (data) VALUES (?)", (message.payload,))
+                connection.execute("COMMIT")
+                properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+                properties.CorrelationData = message.properties.CorrelationData  # type: ignore[union-attr]
+                await client.publish("bench/acked/acks", b"", qos=1, properties=properties)
+
+    asyncio.run(serve())
+
+
+async def acked_loop(batches: list[bytes], broker: MosquittoBroker) -> float:
+    """Seconds to publish every batch at QoS 1 to the committing subscriber, at most
+    ``_ACK_WINDOW`` awaiting their ack, until every ack is back."""
+    window = asyncio.Semaphore(_ACK_WINDOW)
+    waiting: dict[bytes, asyncio.Future[None]] = {}
+    loop = asyncio.get_running_loop()
+    async with aiomqtt.Client(
+        broker.host, broker.port, identifier="acked-loop", protocol=aiomqtt.ProtocolVersion.V5
+    ) as client:
+        client.pending_calls_threshold = RAW_WINDOW + 10
+        disable_nagle(client)
+        await client.subscribe("bench/acked/acks", qos=1)
+
+        async def acks() -> None:
+            async for message in client.messages:
+                correlation = message.properties.CorrelationData  # type: ignore[union-attr]
+                waiting.pop(bytes(correlation)).set_result(None)
+                window.release()
+
+        listener = asyncio.create_task(acks())
+        started = time.perf_counter()
+        for index, data in enumerate(batches):
+            await window.acquire()
+            correlation = index.to_bytes(8, "big")
+            waiting[correlation] = loop.create_future()
+            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            properties.CorrelationData = correlation
+            await client.publish("bench/acked/records", data, qos=1, properties=properties)
+        await asyncio.gather(*waiting.values())
+        elapsed = time.perf_counter() - started
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        return elapsed
+
+
+def acked(batches: list[bytes], broker: MosquittoBroker) -> float:
+    """One :func:`acked_loop` against a fresh committing subscriber process."""
+    with tempfile.TemporaryDirectory(prefix="hemotrace-acked-") as name:
+        command = [
+            sys.executable,
+            "-c",
+            _ACKING,
+            str(Path(__file__).resolve().parent),
+            broker.host,
+            str(broker.port),
+            str(Path(name) / "acked.db"),
+        ]
+        subscriber = subprocess.Popen(command, stdout=subprocess.PIPE)
+        try:
+            assert subscriber.stdout is not None
+            if subscriber.stdout.readline() != b"subscribed\n":
+                raise RuntimeError("the committing subscriber did not start")
+            return asyncio.run(acked_loop(batches, broker))
+        finally:
+            subscriber.kill()
+            subscriber.wait()
+
+
 # --- main --------------------------------------------------------------------------------------
 
 
@@ -274,6 +374,7 @@ def main() -> None:
 
     with MosquittoBroker() as broker:
         raw = [asyncio.run(raw_loop(batches, broker)) for _ in range(args.raw_runs)]
+        floor = [acked(batches, broker) for _ in range(args.raw_runs)]
         drains: list[Drain] = []
         for run in range(args.runs):
             drain = end_to_end(records, broker, profile_dir=None)
@@ -299,6 +400,13 @@ def main() -> None:
         f"raw aiomqtt QoS 1  {raw_s:>10.2f} s  {raw_rate:>12,.0f} records/s"
         f"  {len(batches) / raw_s:>8,.0f} msg/s  (runs: {runs})"
     )
+    floor_s = statistics.median(floor)
+    runs = ", ".join(f"{seconds:.2f}" for seconds in floor)
+    print(
+        f"raw, commit + ack  {floor_s:>10.2f} s  {len(records) / floor_s:>12,.0f} records/s"
+        f"  {len(batches) / floor_s:>8,.0f} msg/s  (runs: {runs}; one BLOB row per batch,"
+        f" {_ACK_WINDOW} awaiting acks)"
+    )
     runs = ", ".join(f"{drain.seconds:.2f}" for drain in drains)
     print(
         f"end to end drain   {drain_s:>10.2f} s  {drain_rate:>12,.0f} records/s"
@@ -315,6 +423,7 @@ def main() -> None:
         "  (Ingest.handle on one thread: decode, commit, ack; no MQTT)"
     )
     print(f"drain / raw        {drain_rate / raw_rate:>10.2f} x    (target >= 0.1 x)")
+    print(f"drain / raw+commit {floor_s / drain_s:>10.2f} x    (a second baseline, no target)")
     print(f"drain under 5 s    {'yes' if drain_s < 5 else 'NO':>10}      (target < 5 s)")
     if profile_dir is not None:
         print(f"\nprofiled drain     {profiled:>10.2f} s (cProfile slows both sides)")

@@ -30,7 +30,7 @@ from typing import ParamSpec, TypeVar
 import aiomqtt
 
 from agent.sync.backoff import Backoff
-from agent.sync.mqtt_publish import CheckedPublisher, PublishError
+from agent.sync.mqtt_publish import CheckedPublisher, PublishError, disable_nagle
 from agent.sync.protocol import (
     DEFAULT_SHARE_GROUP,
     Birth,
@@ -124,6 +124,7 @@ class Receiver:
     async def _serve(self, backoff: Backoff) -> None:
         config = self.config
         async with config.broker.client("hemotrace-receiver") as client:
+            disable_nagle(client)
             publisher = CheckedPublisher(client)
             await client.subscribe(shared_filter(TopicKind.RECORDS, config.group), qos=1)
             await client.subscribe(shared_filter(TopicKind.REPLIES, config.group), qos=1)

@@ -370,6 +370,50 @@ def test_acknowledge_is_durable_idempotent_and_resend_from_reopens(tmp_path: Pat
     run(scenario())
 
 
+def test_pending_rows_are_the_pending_records_as_plain_tuples(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with await Journal.open(tmp_path / "j.db", device_id=DEVICE) as journal:
+            await journal.append_many([sample(s, f"p{s % 3}", celsius=s / 10) for s in range(50)])
+            await journal.acknowledge([2, 3], NOW)
+            records = await journal.pending(limit=10, max_bytes=200)
+            rows = await journal.pending_rows(limit=10, max_bytes=200)
+            assert rows == [
+                (
+                    r.sequence,
+                    r.boot_epoch,
+                    r.type,
+                    r.wall_ns,
+                    r.monotonic_ns,
+                    int(r.clock_synchronised),
+                    r.payload,
+                )
+                for r in records
+            ]
+            assert [row[0] for row in rows][:3] == [0, 1, 4]
+            assert len(await journal.pending_rows(after_sequence=9, max_bytes=1)) == 1
+            backlog = await journal.pending_rows(after_sequence=40, before_sequence=43)
+            assert [row[0] for row in backlog] == [41, 42]
+
+    run(scenario())
+
+
+def test_acknowledge_marks_exactly_the_given_sequences_across_holes(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+
+    async def scenario() -> None:
+        async with await Journal.open(path, device_id=DEVICE) as journal:
+            await journal.append_many([door(s) for s in range(20)])
+            assert await journal.acknowledge([5, 6, 7], NOW) == 3
+            # Runs, single sequences, an already acknowledged one and an unknown one.
+            assert await journal.acknowledge([1, 2, 3, 6, 9, 11, 12, 50], NOW + 1) == 6
+            pending = [r.sequence for r in await journal.pending(limit=100)]
+            assert pending == [0, 4, 8, 10, *range(13, 20)]
+        assert stored(path)[6] == (RecordClass.KEPT, NOW)
+        assert stored(path)[9] == (RecordClass.KEPT, NOW + 1)
+
+    run(scenario())
+
+
 # --- retention, budget, thinning ------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ deterministic by pausing the broker (SIGSTOP) so a PUBACK is surely outstanding.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from agent.sync.mqtt_publish import (
     PublishRejected,
     PublishTimeout,
     SlidingWindow,
+    disable_nagle,
 )
 from tests.support.broker import MosquittoBroker
 
@@ -51,6 +53,18 @@ def test_a_normal_publish_is_acknowledged(mosquitto: MosquittoBroker) -> None:
     assert (someone.reason_code, someone.reason) == (0x00, "Success")
     assert not someone.no_matching_subscribers
     assert payload == b"2"
+
+
+def test_disable_nagle_sets_tcp_nodelay_on_the_connected_socket(mosquitto: MosquittoBroker) -> None:
+    async def body() -> tuple[int, int]:
+        async with asyncio.timeout(SAFETY_S), _client(mosquitto) as client:
+            sock = client._client.socket()
+            assert isinstance(sock, socket.socket)
+            before = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            disable_nagle(client)
+            return before, sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+    assert asyncio.run(body()) == (0, 1)
 
 
 def test_a_publish_denied_by_the_acl_is_rejected_not_taken_as_success(

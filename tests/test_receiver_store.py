@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agent.sync.protocol import RecordRow
 from hospital_receiver.postgres_store import PostgresStore
-from hospital_receiver.records import Identity, StoredRecord
+from hospital_receiver.records import Identity, StoredRecord, StoredRecords
 from hospital_receiver.sql_store import SequenceOutOfRange
 from hospital_receiver.sqlite_store import SqliteStore
 from hospital_receiver.store import Query, RecordStore
@@ -135,5 +137,57 @@ def test_progress_is_the_longest_stored_prefix(
             progress = db.progress("cab-1")
             assert progress.contiguous_through == expected
             assert progress.highest == max(stored, default=-1)
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("count", [1, 63, 64, 65, 200])
+def test_a_batch_of_any_size_is_stored_whole_and_once(tmp_path: Path, count: int) -> None:
+    rows = tuple(
+        RecordRow(1, sequence, "x", sequence, sequence, sequence % 2 == 0, b"\xa1\x01\x02")
+        for sequence in range(count)
+    )
+    db = SqliteStore(tmp_path / "r.db")
+    try:
+        first = db.commit(StoredRecords("cab-1", True, rows))
+        again = db.commit(StoredRecords("cab-1", True, rows[count // 2 :]))
+        assert (first.inserted, first.duplicates) == (count, 0)
+        assert (again.inserted, again.duplicates) == (0, count - count // 2)
+        stored = db.find(Query(device="cab-1", limit=1000))
+        assert [r.identity.sequence for r in stored] == list(range(count))
+        assert all(r.historical for r in stored)
+        assert [r.clock_synchronised for r in stored] == [s % 2 == 0 for s in range(count)]
+        assert db.progress("cab-1").contiguous_through == count - 1
+    finally:
+        db.close()
+
+
+def test_a_database_of_the_earlier_schema_is_used_as_it_is(tmp_path: Path) -> None:
+    """Files created before the records table was clustered on its key: a rowid table with
+    separate identity and sequence indexes."""
+    path = tmp_path / "old.db"
+    connection = sqlite3.connect(path)
+    connection.executescript(
+        "CREATE TABLE records (device TEXT NOT NULL, boot_epoch INTEGER NOT NULL,"
+        " sequence INTEGER NOT NULL, type TEXT NOT NULL, wall_ns INTEGER NOT NULL,"
+        " monotonic_ns INTEGER NOT NULL, clock_synchronised INTEGER NOT NULL,"
+        " payload BLOB NOT NULL, historical INTEGER NOT NULL,"
+        " received_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,"
+        " PRIMARY KEY (device, boot_epoch, sequence));"
+        "CREATE INDEX records_by_sequence ON records (device, sequence);"
+        "CREATE INDEX records_by_time ON records (device, type, wall_ns);"
+    )
+    connection.execute(
+        "INSERT INTO records (device, boot_epoch, sequence, type, wall_ns, monotonic_ns,"
+        " clock_synchronised, payload, historical) VALUES ('cab-1', 1, 0, 'x', 0, 0, 1, x'a0', 0)"
+    )
+    connection.commit()
+    connection.close()
+    db = SqliteStore(path)
+    try:
+        result = db.commit([record(0, payload=b"second"), record(1), record(2)])
+        assert (result.inserted, result.duplicates) == (2, 1)
+        assert db.find(Query(device="cab-1"))[0].payload == b"\xa0"
+        assert db.progress("cab-1").contiguous_through == 2
     finally:
         db.close()

@@ -58,6 +58,7 @@ from agent.sync.mqtt_publish import (
     PublishNotSent,
     PublishRejected,
     SlidingWindow,
+    disable_nagle,
 )
 from agent.sync.nonces import NonceStore
 from agent.sync.protocol import (
@@ -240,6 +241,7 @@ class SyncLink:
             timeout=self.settings.connect_timeout_s,
         )
         async with client:
+            disable_nagle(client)
             publisher = CheckedPublisher(client, ack_timeout=self.settings.puback_timeout_s)
             window = SlidingWindow(publisher, self.settings.window + 8)
             await self._subscribe(client)
