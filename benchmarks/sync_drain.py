@@ -14,7 +14,14 @@ The backlog is :func:`hal_sim.backlog.week_of_records`: a 72-slot cabinet offlin
     flight), waiting for every PUBACK: no journal, no receiver, no acknowledgement. Its topic
     has no subscriber, so the broker only receives and acknowledges.
 
+(c) **Raw loop with a committing subscriber** (a second baseline, no target): the same batches
+    published to a minimal subscriber process that stores each as one BLOB row (WAL,
+    ``synchronous=FULL``), commits and publishes its correlation data back; at most 32 batches
+    await their ack. The floor of "commit, then acknowledge" without any per-record work.
+
 Targets (issue 3): (a) under 5 s on a 2-core machine, and at least 0.1x the raw loop's rate.
+The CPU seconds each side used during (a) are printed too: on a shared machine they say more
+than the wall time.
 
 The receiver runs as a **separate process**, as in production (it is a service of its own on
 the hospital's side): on a 2-core machine the agent's event loop and the receiver's each get a
