@@ -19,6 +19,7 @@ limit. The inventory keeps its own (one unit per slot, unique DINs and tags).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -112,10 +113,11 @@ class Cabinet:
             if order_id != issue.order_id:
                 yield f"eligibility of order {issue.order_id} filed under order {order_id}"
             yield from self._order_problems(issue.order_id, issue.patient_id)
+        pending = self.pending_by_order()
         for order_id, order in self.orders.items():
             if order_id != order.order_id:
                 yield f"order {order.order_id} filed under {order_id}"
-            if order.units_issued + self.pending_on(order_id) > order.unit_limit:
+            if order.units_issued + pending[order_id] > order.unit_limit:
                 yield f"order {order_id} would exceed its limit of {order.unit_limit} units"
 
     def _grant_problems(self) -> Iterable[str]:
@@ -158,6 +160,10 @@ class Cabinet:
     def pending_on(self, order_id: str) -> int:
         """Slots unlocked for a dispense on ``order_id`` and not yet taken or relocked."""
         return sum(1 for grant in self.grants.values() if grant.order_id == order_id)
+
+    def pending_by_order(self) -> Counter[str | None]:
+        """:meth:`pending_on` for every order at once (one pass over the grants)."""
+        return Counter(grant.order_id for grant in self.grants.values())
 
     def grant_for(self, din: str) -> SlotGrant | None:
         """The grant under which unit ``din``'s slot is unlocked, if any."""

@@ -70,9 +70,11 @@ def dispense_plan(
     candidates = _candidates(cabinet, patient_id, now)
     if isinstance(candidates, Refusal):
         return candidates
+    pending = cabinet.pending_by_order()
     remaining = {
-        order_id: order.remaining - cabinet.pending_on(order_id)
-        for order_id, order in cabinet.orders.items()
+        order_id: cabinet.orders[order_id].remaining - pending[order_id]
+        for order_id in {order_id for _, order_id in candidates}
+        if order_id in cabinet.orders
     }
     relock_at = monotonic + cabinet.policy.relock_after
     grants: list[SlotGrant] = []
