@@ -315,6 +315,14 @@ class SimDevice:
             None,
         )
 
+    def take_from_station(self) -> SimUnit:
+        """A person takes the unit held at the scanning station back off it."""
+        unit = self.at_station()
+        if unit is None:
+            raise BenchError("no unit is held at the scanning station")
+        del self.loose_units[unit.tag_uid]
+        return unit
+
     def reprogram_tag(self, tag_uid: str, din: str, flags: str) -> None:
         """Bench fault: the tag ``tag_uid`` carries another DIN than its unit's label."""
         self._reprogrammed_tags[tag_uid] = encode_tag_data(din, flags)

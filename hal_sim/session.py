@@ -5,6 +5,11 @@ runner, the live view, the tests and the benchmark all start from.
 any loop, for real time). It builds the simulated device of a profile, the event stream and the
 agent, keeps the most recent events for display, and starts the agent as a task; stop it with
 :meth:`SimSession.stop`.
+
+On a dispensing cabinet the simulator also plays the hospital's blood bank system
+(:mod:`hal_sim.blood_bank`): unless told otherwise, a session sends the cabinet the staff badge
+list (:data:`hal_sim.staff.STAFF`) once the cabinet has started, as the hospital would, so
+that the simulated staff can sign in.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from agent.config.schema import Profile, SyncConfig
+from agent.dispensing_events import InventorySnapshot
 from agent.events import Event, EventType, ProbeFault, TemperatureSample
 from agent.journal import Journal
 from agent.runtime.agent import Agent
@@ -23,8 +29,9 @@ from agent.runtime.event_log import log_event
 from agent.runtime.stream import EventStream
 from agent.sync.link import LinkSettings, SyncLink
 from agent.sync.nonces import NonceStore
+from hal_sim.blood_bank import BloodBank
 from hal_sim.clock import SimClock
-from hal_sim.device import SimDevice
+from hal_sim.device import BenchError, SimDevice
 from hal_sim.hospital import LocalHospital
 from hal_sim.units import SimUnit
 
@@ -58,6 +65,9 @@ class SimSession:
     counts: collections.Counter[EventType] = field(default_factory=collections.Counter)
     hospital: LocalHospital | None = None
     """The local broker and receiver the device syncs to, when the simulator started them."""
+    preparing: asyncio.Task[None] | None = None
+    """A cabinet's start as the hospital sees it: waiting for its desk, sending the badge
+    list (:meth:`cabinet_ready`)."""
 
     def sync_line(self) -> str:
         """Where the records are: the device's last sequence, what the hospital holds, and
@@ -68,6 +78,20 @@ class SimSession:
         stored = self.hospital.stored(self.profile.device.id)
         state = "up" if self.agent.link.connected else "DOWN"
         return f"sync {state}: hospital has all to #{stored.contiguous_through} of #{recorded}"
+
+    async def cabinet_ready(self) -> None:
+        """Return once a cabinet's desk has started and, unless the session was started
+        without one, has the staff badge list; at once for other devices."""
+        if self.preparing is not None:
+            await asyncio.shield(self.preparing)
+
+    def blood_bank(self) -> BloodBank:
+        """The hospital's blood bank system, deciding for this cabinet; ``BenchError`` if the
+        device is not a dispensing cabinet."""
+        desk = self.agent.cabinet
+        if desk is None:
+            raise BenchError("this device is not a dispensing cabinet")
+        return BloodBank(desk, self.clock, self.profile.storage.product_class)
 
     def _observe(self, event: Event) -> None:
         payload = event.payload
@@ -81,6 +105,8 @@ class SimSession:
 
     async def stop(self, reason: str = "simulation ended") -> None:
         """Stop the agent in order and wait for it."""
+        if self.preparing is not None:
+            self.preparing.cancel()
         if not self.stop_requested.done():
             self.stop_requested.set_result(reason)
         await self.task
@@ -96,9 +122,18 @@ async def start_session(
     journal: Journal | None = None,
     sync: SyncConfig | None = None,
     nonces: NonceStore | None = None,
+    badge_list: bool = True,
 ) -> SimSession:
-    """Build the simulated device of ``profile``, load the ``stock`` units (each with its slot,
-    or None for a fridge or box) as if commissioned, and start its agent on the running loop.
+    """Build the simulated device of ``profile``, place the ``stock`` units (each with its slot,
+    or None for a fridge or box), and start its agent on the running loop.
+
+    ``stock`` only places units physically, before the agent starts: a fridge or a box finds
+    them by RFID, but a cabinet's desk does not know them (it stocks a unit only through its
+    stock-in workflow) and will not dispense them; to stock a cabinet use
+    :func:`hal_sim.staff.stock_in` once the session runs. With ``badge_list`` (the default), a
+    cabinet is sent the staff badge list as soon as it has started (await
+    :meth:`SimSession.cabinet_ready`); without, nobody can sign in until a list is sent
+    (``session.blood_bank().send_badge_list()``).
 
     With a ``journal`` (opened by the caller, closed by the caller after :meth:`SimSession.stop`)
     every event is committed to it before anyone hears of it, as on a device; with ``sync`` and
@@ -146,5 +181,33 @@ async def start_session(
     stream.observe(session._observe)
     if log_events:
         stream.observe(log_event)
+    if agent.cabinet is not None:
+        session.preparing = loop.create_task(
+            _prepare_cabinet(session, badge_list=badge_list), name="sim:blood-bank"
+        )
     await asyncio.sleep(0)
     return session
+
+
+async def _prepare_cabinet(session: SimSession, *, badge_list: bool) -> None:
+    await _cabinet_started(session)
+    if badge_list and not session.task.done():
+        await session.blood_bank().send_badge_list()
+
+
+_START_POLL_S = 0.01
+_START_WITHIN_S = 30.0
+
+
+async def _cabinet_started(session: SimSession) -> None:
+    """Wait until the cabinet's desk has restored its state (its ``start`` inventory snapshot
+    is recorded), the agent has stopped, or :data:`_START_WITHIN_S` simulated seconds passed
+    (a journal that refuses every record: the desk says so on its screen)."""
+    deadline = session.clock.monotonic() + _START_WITHIN_S
+    while not session.task.done() and session.clock.monotonic() < deadline:
+        if any(
+            isinstance(event.payload, InventorySnapshot) and event.payload.reason == "start"
+            for event in session.recent
+        ):
+            return
+        await asyncio.sleep(_START_POLL_S)

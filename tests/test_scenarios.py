@@ -85,31 +85,31 @@ def test_a_refusal_must_be_the_one_expected(tmp_path: Path) -> None:
         profile = "cabinet"
 
         [[stock]]
-        slot = 3
+        slot = 1
         din = "A999926000003"
 
         [[step]]
         at = "1m"
         do = "take_unit"
-        slot = 3
-        expect_error = "slot 3 is locked"     # as expected
+        slot = 1
+        expect_error = "slot 1 is locked"     # as expected
 
         [[step]]
         at = "1m"
         do = "take_unit"
-        slot = 3                              # refused, unexpectedly
+        slot = 1                              # refused, unexpectedly
 
         [[step]]
         at = "1m"
         do = "take_unit"
-        slot = 3
+        slot = 1
         force = true
         expect_error = "is locked"            # done, unexpectedly
 
         [[step]]
         at = "1m"
         do = "take_unit"
-        slot = 3
+        slot = 1
         expect_error = "is jammed"            # refused, but not for this reason
         """,
     )
@@ -122,7 +122,7 @@ def test_a_refusal_must_be_the_one_expected(tmp_path: Path) -> None:
         ["FAIL", "step", "3"],
         ["FAIL", "step", "4"],
     ]
-    assert "refused: slot 3 is locked" in report
+    assert "refused: slot 1 is locked" in report
     assert "done, not refused" in report
 
 
@@ -196,6 +196,7 @@ def test_every_format_problem_is_reported_before_anything_runs(tmp_path: Path) -
 
         [[stock]]
         din = "A999926000001"
+        slot = 2                     # the first unit stocked goes into slot 1
 
         [[step]]
         at = "10m"

@@ -16,8 +16,10 @@ from agent.config.fields import Field
 from agent.config.kinds import OPTIONAL, REQUIRED, Choice, Flag, Number, Text
 from agent.config.schema import DeviceKind
 from hal_sim.parts import ProbeFaultMode
+from hal_sim.scenario.cabinet_actions import CABINET_ACTIONS
 from hal_sim.scenario.kinds import HexBytes, Named, SlotNumber
 from hal_sim.scenario.model import Action, Bench, DeviceFacts, StepSpec, call_text, one_of
+from hal_sim.staff import STAFF
 
 __all__ = ["ACTIONS"]
 
@@ -67,7 +69,7 @@ class PutUnit(_Call):
     slot: int | None = None
     force: bool = False
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.put_unit(bench.units[self.din], self.slot, force=self.force)
 
 
@@ -82,7 +84,7 @@ class TakeUnit(_Call):
     tag: str | None = None
     force: bool = False
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         tag = bench.units[self.din].tag_uid if self.din is not None else self.tag
         bench.device.take_unit(self.slot, tag_uid=tag, force=self.force)
 
@@ -106,7 +108,7 @@ class OpenDoor(_Call):
     door: str | None = None
     force: bool = False
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.open_door(self.door, force=self.force)
 
 
@@ -117,7 +119,7 @@ class CloseDoor(_Call):
     NAME: ClassVar[str] = "close_door"
     door: str | None = None
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.close_door(self.door)
 
 
@@ -128,7 +130,7 @@ class SetAmbient(_Call):
     NAME: ClassVar[str] = "set_ambient"
     celsius: float
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.set_ambient(self.celsius)
 
 
@@ -138,7 +140,7 @@ class CutPower(_Call):
 
     NAME: ClassVar[str] = "cut_power"
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.cut_power()
 
 
@@ -148,7 +150,7 @@ class RestorePower(_Call):
 
     NAME: ClassVar[str] = "restore_power"
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.restore_power()
 
 
@@ -159,7 +161,7 @@ class DrainBattery(_Call):
     NAME: ClassVar[str] = "drain_battery"
     fraction: float
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.drain_battery(self.fraction)
 
 
@@ -168,13 +170,15 @@ class DrainBattery(_Call):
 
 @dataclass(frozen=True)
 class PresentBadge(_Call):
-    """A person holds a badge to the badge reader."""
+    """A person holds a badge to the badge reader: a badge ``uid``, or the badge of a member
+    of the simulator's ``staff`` (:data:`hal_sim.staff.STAFF`)."""
 
     NAME: ClassVar[str] = "present_badge"
-    uid: str
+    uid: str | None = None
+    staff: str | None = None
 
-    def apply(self, bench: Bench) -> None:
-        bench.device.present_badge(self.uid)
+    async def apply(self, bench: Bench) -> None:
+        bench.device.present_badge(self.uid or STAFF[self.staff or ""].uid)
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,7 @@ class Scan(_Call):
     data: str
     symbology: str | None = None
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.scan(self.data, self.symbology)
 
 
@@ -196,7 +200,7 @@ class ScanUnit(_Call):
     NAME: ClassVar[str] = "scan_unit"
     din: str
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.scan_unit(bench.units[self.din])
 
 
@@ -208,7 +212,7 @@ class FeedGarbage(_Call):
     source: str
     hex: str
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.feed_garbage(self.source, bytes.fromhex(self.hex))
 
 
@@ -225,7 +229,7 @@ class JamLock(_Call):
     door: str | None = None
     jammed: bool = True
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.jam_lock(self.slot, door=self.door, jammed=self.jammed)
 
 
@@ -237,7 +241,7 @@ class StickPresence(_Call):
     slot: int
     present: bool
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.stick_presence(self.slot, self.present)
 
 
@@ -248,7 +252,7 @@ class UnstickPresence(_Call):
     NAME: ClassVar[str] = "unstick_presence"
     slot: int
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.stick_presence(self.slot, None)
 
 
@@ -260,7 +264,7 @@ class StickDoorSensor(_Call):
     open: bool
     door: str | None = None
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.stick_door_sensor(self.door, self.open)
 
 
@@ -271,7 +275,7 @@ class UnstickDoorSensor(_Call):
     NAME: ClassVar[str] = "unstick_door_sensor"
     door: str | None = None
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.stick_door_sensor(self.door, None)
 
 
@@ -284,7 +288,7 @@ class FailProbe(_Call):
     probe: str
     mode: ProbeFaultMode
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.probe_fault(self.probe, self.mode)
 
 
@@ -295,7 +299,7 @@ class RfidMissRate(_Call):
     NAME: ClassVar[str] = "rfid_miss_rate"
     rate: float
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.rfid_miss_rate(self.rate)
 
 
@@ -306,7 +310,7 @@ class Unplug(_Call):
     NAME: ClassVar[str] = "unplug"
     part: str
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.set_connected(self.part, connected=False)
 
 
@@ -317,7 +321,7 @@ class Plug(_Call):
     NAME: ClassVar[str] = "plug"
     part: str
 
-    def apply(self, bench: Bench) -> None:
+    async def apply(self, bench: Bench) -> None:
         bench.device.set_connected(self.part, connected=True)
 
 
@@ -336,7 +340,14 @@ ACTIONS: dict[str, StepSpec[Action]] = {
         (Field("fraction", Number("a state of charge", ge=0.0, le=1.0)),),
         DrainBattery,
     ),
-    PresentBadge.NAME: StepSpec((Field("uid", Text()),), PresentBadge),
+    PresentBadge.NAME: StepSpec(
+        (
+            Field("uid", Text(), OPTIONAL),
+            Field("staff", Named("staff member", tuple(STAFF)), OPTIONAL),
+        ),
+        PresentBadge,
+        one_of("uid", "staff"),
+    ),
     Scan.NAME: StepSpec((Field("data", Text()), Field("symbology", Text(), OPTIONAL)), Scan),
     ScanUnit.NAME: StepSpec(lambda facts: (_din(facts),), ScanUnit),
     FeedGarbage.NAME: StepSpec(
@@ -372,5 +383,7 @@ ACTIONS: dict[str, StepSpec[Action]] = {
     ),
     Unplug.NAME: StepSpec((Field("part", Text()),), Unplug),
     Plug.NAME: StepSpec((Field("part", Text()),), Plug),
+    **CABINET_ACTIONS,
 }
-"""Every action by the name a step gives in ``do``."""
+"""Every action by the name a step gives in ``do``: the bench actions here, and the cabinet
+workflow actions of :mod:`hal_sim.scenario.cabinet_actions`."""

@@ -22,6 +22,7 @@ from agent.config.fields import Field
 from agent.config.kinds import OPTIONAL, Context, Flag, Number, render
 from agent.duration import format_duration
 from agent.events import PAYLOAD_TYPES, EventType, Payload, PowerChanged
+from hal_sim.scenario.cabinet_expectations import CABINET_EXPECTATIONS
 from hal_sim.scenario.kinds import (
     Bounds,
     Duration,
@@ -505,5 +506,7 @@ EXPECTATIONS: dict[str, StepSpec[Expectation]] = {
     "slot": StepSpec(
         lambda facts: (Field("slot", SlotNumber(facts.slots)), Field("occupied", Flag())), Slot
     ),
+    **CABINET_EXPECTATIONS,
 }
-"""Every expectation by the name a step gives in ``expect``."""
+"""Every expectation by the name a step gives in ``expect``: those here, and the cabinet's
+of :mod:`hal_sim.scenario.cabinet_expectations`."""

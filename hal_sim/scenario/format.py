@@ -22,7 +22,7 @@ from agent.cli import resolve_profile
 from agent.config import ProfileError, load_profile
 from agent.config.errors import FILE_KEY, Problem
 from agent.config.fields import Field, Table, check_table
-from agent.config.kinds import ABSENT, OPTIONAL, Context, Number, Text, render
+from agent.config.kinds import ABSENT, OPTIONAL, Context, Flag, Number, Text, render
 from agent.config.schema import DeviceKind, Profile
 from agent.duration import format_duration
 from hal_sim.scenario.actions import ACTIONS
@@ -54,6 +54,7 @@ _SCENARIO = Table(
         Field("description", Text(allow_empty=True), ""),
         Field("duration", Duration(), OPTIONAL),
         Field("seed", Number("a random seed", ge=0, integer=True), OPTIONAL),
+        Field("badge_list", Flag(), True),
     ),
 )
 
@@ -104,6 +105,11 @@ def _build(document: Mapping[str, object], source: Path, ctx: Context) -> Scenar
     loose = [(key, *_unit(raw, key, unit_table, ctx)) for key, raw in _array(tables, "unit", ctx)]
     units = _index_units([(key, unit) for key, unit, _ in stock + loose], ctx)
     _check_distinct("slot", [(key, slot) for key, _, slot in stock if slot is not None], ctx)
+    if facts.kind is DeviceKind.CABINET:
+        stock = _stocked_in_order(stock, ctx)
+        if stock and header.get("badge_list") is False:
+            expected = "true when a cabinet has [[stock]] (its technician must sign in)"
+            ctx.problem("scenario.badge_list", expected, "false")
     facts = dataclasses.replace(facts, dins=tuple(units))
     steps = _steps(_array(tables, "step", ctx), facts, ctx)
     duration = _duration(header, steps, ctx)
@@ -118,6 +124,7 @@ def _build(document: Mapping[str, object], source: Path, ctx: Context) -> Scenar
         units=units,
         steps=tuple(steps),
         duration=duration,
+        badge_list=bool(header["badge_list"]),
     )
 
 
@@ -186,12 +193,27 @@ def _check_distinct(what: str, keyed: list[tuple[str, object]], ctx: Context) ->
 
 
 def _stock_slot(facts: DeviceFacts) -> tuple[Field, ...]:
-    """``slot`` of a stocked unit: required on a cabinet, no key where units lie loose."""
-    if facts.kind is DeviceKind.CABINET:
-        return (Field("slot", SlotNumber(facts.slots)),)
-    if facts.kind is None:
-        return (Field("slot", SlotNumber(None), OPTIONAL),)
+    """``slot`` of a stocked unit: optional on a cabinet, no key where units lie loose."""
+    if facts.kind is None or facts.kind is DeviceKind.CABINET:
+        return (Field("slot", SlotNumber(facts.slots), OPTIONAL),)
     return ()
+
+
+def _stocked_in_order(
+    stock: list[tuple[str, SimUnit | None, int | None]], ctx: Context
+) -> list[tuple[str, SimUnit | None, int | None]]:
+    """A cabinet's ``[[stock]]`` units, each with its slot: the technician stocks them in file
+    order into the empty cabinet, which opens the lowest free slot for each, so the n-th goes
+    into slot n; a ``slot`` written must say so."""
+    placed: list[tuple[str, SimUnit | None, int | None]] = []
+    for position, (key, unit, slot) in enumerate(stock, start=1):
+        if slot is not None and slot != position:
+            expected = (
+                f"slot {position} (units are stocked in file order, each into the lowest free slot)"
+            )
+            ctx.problem(f"{key}.slot", expected, render(slot))
+        placed.append((key, unit, position))
+    return placed
 
 
 def _unit(

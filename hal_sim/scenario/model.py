@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+from agent.cabinet.desk import CabinetDesk
 from agent.config.fields import Field
 from agent.config.kinds import Context, render
 from agent.config.schema import DeviceKind, Profile
 from hal_sim.device import SimDevice
 from hal_sim.scenario.record import Recorder
+from hal_sim.session import SimSession
 from hal_sim.units import SimUnit
 
 __all__ = [
@@ -51,23 +53,29 @@ T_co = TypeVar("T_co", covariant=True)
 
 @dataclass(frozen=True, slots=True)
 class Bench:
-    """What an action acts on: the simulated device, and every unit the scenario names, by
-    DIN."""
+    """What an action acts on: the running session (its device, and on a cabinet its desk and
+    the blood bank deciding for it), and every unit the scenario names, by DIN."""
 
-    device: SimDevice
+    session: SimSession
     units: Mapping[str, SimUnit]
+
+    @property
+    def device(self) -> SimDevice:
+        return self.session.device
 
 
 @dataclass(frozen=True, slots=True)
 class Seen:
     """What an expectation is checked against at a step: the time (simulated seconds since
     the start), the events recorded so far, each probe's latest reading (``None`` while it
-    is faulted) and the simulated device itself."""
+    is faulted), the simulated device itself and, on a cabinet, its desk (the screen and the
+    state of the units)."""
 
     now: float
     record: Recorder
     latest_temperatures: Mapping[str, float | None]
     device: SimDevice
+    desk: CabinetDesk | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +87,11 @@ class Verdict:
 
 
 class Action(Protocol):
-    """A bench action: what a person or a fault does to the device."""
+    """A bench action: what a person, a fault or the hospital does to the device."""
 
-    def apply(self, bench: Bench) -> None:
-        """Do it; raises :class:`~hal_sim.device.BenchError` if the world does not allow it."""
+    async def apply(self, bench: Bench) -> None:
+        """Do it; raises :class:`~hal_sim.device.BenchError` if the world does not allow it,
+        :class:`~hal_sim.staff.CabinetRefused` if the cabinet refuses a hospital decision."""
         ...
 
     def describe(self) -> str:
@@ -202,7 +211,8 @@ Step = ActionStep | CheckStep
 
 @dataclass(frozen=True, slots=True)
 class Stocked:
-    """A unit loaded before the agent starts: into ``slot`` (cabinet), or loose (fridge, box)."""
+    """A unit inside when the run starts: stocked in by the technician into ``slot``
+    (cabinet), or placed loose before the agent starts (fridge, box)."""
 
     unit: SimUnit
     slot: int | None
@@ -212,7 +222,8 @@ class Stocked:
 class Scenario:
     """A whole scenario, checked: run ``steps`` (in time order) on a device of ``profile``
     loaded with ``stock``, for ``duration`` simulated seconds in all. ``units`` holds every
-    unit the scenario defines, stocked or not, by DIN."""
+    unit the scenario defines, stocked or not, by DIN. ``badge_list`` says whether a cabinet
+    is sent the staff badge list at the start."""
 
     source: Path
     name: str
@@ -222,6 +233,7 @@ class Scenario:
     units: Mapping[str, SimUnit]
     steps: tuple[Step, ...]
     duration: float
+    badge_list: bool = True
 
 
 def value_text(value: object) -> str:
@@ -254,13 +266,19 @@ class StepResult:
 @dataclass(frozen=True)
 class ScenarioRun:
     """A finished run of a scenario: a result for every step, in order; ``agent_failure``
-    says how the agent failed, if it did; ``wall_s`` is the wall time the run took."""
+    says how the agent failed, if it did, and ``setup_failure`` why the units could not be
+    stocked (the steps were then not run); ``wall_s`` is the wall time the run took."""
 
     scenario: Scenario
     results: tuple[StepResult, ...]
     agent_failure: str | None
     wall_s: float
+    setup_failure: str | None = None
 
     @property
     def passed(self) -> bool:
-        return self.agent_failure is None and all(result.passed for result in self.results)
+        return (
+            self.agent_failure is None
+            and self.setup_failure is None
+            and all(result.passed for result in self.results)
+        )

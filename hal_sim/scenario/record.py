@@ -3,13 +3,15 @@
 A :class:`Recorder` observes the session's event stream. It keeps every event except
 temperature samples (a cabinet makes eight a second; the session already keeps each probe's
 latest reading), and keeps the samples of only those probes whose readings an expectation
-checks over a span of time, as compact arrays.
+checks over a span of time, as compact arrays. What was recorded before the origin - while the
+device started and its units were stocked - is stamped at 0.
 """
 
 from __future__ import annotations
 
 import array
 import bisect
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -41,15 +43,20 @@ class SampleSpan:
 class Recorder:
     """Observes one session's event stream; see the module docstring."""
 
-    def __init__(self, *, origin_s: float, sampled_probes: Iterable[str] = ()) -> None:
-        self._origin_s = origin_s
+    def __init__(self, *, sampled_probes: Iterable[str] = ()) -> None:
+        self._origin_s = math.inf
         self.events: list[Recorded] = []
         self._sample_times = {probe: array.array("d") for probe in sampled_probes}
         self._sample_values = {probe: array.array("d") for probe in self._sample_times}
 
+    def begin(self, origin_s: float) -> None:
+        """Time 0 is monotonic second ``origin_s``; until this is called, every event is
+        stamped 0."""
+        self._origin_s = origin_s
+
     def observe(self, event: Event) -> None:
         """The stream observer: record ``event``."""
-        at = event.monotonic_ns / 1e9 - self._origin_s
+        at = max(event.monotonic_ns / 1e9 - self._origin_s, 0.0)
         payload = event.payload
         if type(payload) is not TemperatureSample:
             self.events.append(Recorded(at, event))

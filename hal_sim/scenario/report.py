@@ -41,6 +41,8 @@ def scenario_run(run: ScenarioRun) -> str:
         f" over {format_duration(scenario.duration)}",
         *(_result_line(result) for result in run.results),
     ]
+    if run.setup_failure is not None:
+        lines.append(f"  FAIL  {run.setup_failure} (no step was run)")
     if run.agent_failure is not None:
         lines.append(f"  FAIL  {run.agent_failure}")
     passed = sum(result.passed for result in run.results)

@@ -2,10 +2,12 @@
 
 :func:`run_scenario_files` is what ``hemotrace sim run SCENARIO...`` calls. For each file it
 loads and checks the whole scenario (a file with problems is reported and not run), builds the
-device of its profile, loads the stocked units, starts the agent on a new
-:class:`~hal_sim.clock.VirtualTimeLoop`, and walks the steps in time order, sleeping on the
-virtual clock between them. Each action is applied and each expectation checked at its step's
-time; the report goes to stdout, the agent's event log to the logging system.
+device of its profile, starts the agent on a new :class:`~hal_sim.clock.VirtualTimeLoop`
+(a cabinet is sent the staff badge list, unless the scenario says not to), stocks the units -
+a cabinet's through its stock-in workflow, by the simulated technician - and walks the steps
+in time order, sleeping on the virtual clock between them. Time 0 is when the device is
+started and stocked. Each action is applied and each expectation checked at its step's time;
+the report goes to stdout, the agent's event log to the logging system.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from agent.config.schema import DeviceKind
 from hal_sim.clock import new_virtual_loop
 from hal_sim.device import BenchError
 from hal_sim.scenario import report
@@ -36,6 +39,7 @@ from hal_sim.scenario.model import (
 )
 from hal_sim.scenario.record import Recorder
 from hal_sim.session import SimSession, start_session
+from hal_sim.staff import CabinetRefused, stock_in
 
 __all__ = ["run_scenario", "run_scenario_files"]
 
@@ -76,17 +80,21 @@ def run_scenario(scenario: Scenario, *, speed: float | None = None) -> ScenarioR
     """Run one checked scenario on a new virtual-time loop and return how every step went."""
     started = time.perf_counter()
     with asyncio.Runner(loop_factory=lambda: new_virtual_loop(speed=speed)) as runner:
-        results, failure = runner.run(_run(scenario))
-    return ScenarioRun(scenario, tuple(results), failure, time.perf_counter() - started)
-
-
-async def _run(scenario: Scenario) -> tuple[list[StepResult], str | None]:
-    session = await start_session(
-        scenario.profile, stock=[(stocked.unit, stocked.slot) for stocked in scenario.stock]
+        results, failure, setup = runner.run(_run(scenario))
+    return ScenarioRun(
+        scenario, tuple(results), failure, time.perf_counter() - started, setup_failure=setup
     )
-    origin = session.clock.monotonic()
+
+
+async def _run(scenario: Scenario) -> tuple[list[StepResult], str | None, str | None]:
+    cabinet = scenario.profile.device.kind is DeviceKind.CABINET
+    preloaded = () if cabinet else scenario.stock
+    session = await start_session(
+        scenario.profile,
+        stock=[(stocked.unit, stocked.slot) for stocked in preloaded],
+        badge_list=scenario.badge_list,
+    )
     recorder = Recorder(
-        origin_s=origin,
         sampled_probes={
             probe
             for step in scenario.steps
@@ -96,7 +104,16 @@ async def _run(scenario: Scenario) -> tuple[list[StepResult], str | None]:
     for event in session.recent:  # recorded while the session started
         recorder.observe(event)
     session.stream.observe(recorder.observe)
-    bench = Bench(session.device, scenario.units)
+    origin = session.clock.monotonic()
+    if cabinet and scenario.stock:
+        try:
+            await stock_in(session, [stocked.unit for stocked in scenario.stock])
+        except (CabinetRefused, BenchError) as error:
+            return [], await _stop(session), f"stocking the cabinet: {error}"
+        origin = session.clock.monotonic()
+    await session.cabinet_ready()
+    recorder.begin(origin)
+    bench = Bench(session, scenario.units)
 
     results: list[StepResult] = []
     for step in scenario.steps:
@@ -106,24 +123,29 @@ async def _run(scenario: Scenario) -> tuple[list[StepResult], str | None]:
         if session.task.done():
             results.append(StepResult(step, passed=False, found="not run: the agent had stopped"))
             continue
-        seen = Seen(step.at, recorder, session.latest_temperatures, session.device)
-        results.append(_run_step(step, bench, seen))
+        # An action may take simulated time (a stock-in): a later step at the same time sees
+        # what it recorded.
+        now = max(step.at, session.clock.monotonic() - origin)
+        seen = Seen(
+            now, recorder, session.latest_temperatures, session.device, session.agent.cabinet
+        )
+        results.append(await _run_step(step, bench, seen))
     await asyncio.sleep(scenario.duration - (session.clock.monotonic() - origin))
-    return results, await _stop(session)
+    return results, await _stop(session), None
 
 
-def _run_step(step: Step, bench: Bench, seen: Seen) -> StepResult:
+async def _run_step(step: Step, bench: Bench, seen: Seen) -> StepResult:
     if isinstance(step, CheckStep):
         verdict = step.expectation.check(seen)
         return StepResult(step, verdict.passed, verdict.found)
-    return _act(step, bench)
+    return await _act(step, bench)
 
 
-def _act(step: ActionStep, bench: Bench) -> StepResult:
+async def _act(step: ActionStep, bench: Bench) -> StepResult:
     """Apply an action; it passes if it was allowed, or refused as the step expects."""
     try:
-        step.action.apply(bench)
-    except BenchError as error:
+        await step.action.apply(bench)
+    except (BenchError, CabinetRefused) as error:
         expected = step.expect_error is not None and step.expect_error in str(error)
         return StepResult(step, passed=expected, found=f"refused: {error}")
     if step.expect_error is not None:
