@@ -25,6 +25,10 @@ from agent.domain.units import Unit, UnitState
 __all__ = ["Inventory"]
 
 
+def _din(unit: Unit) -> str:
+    return unit.din
+
+
 @dataclass(frozen=True, slots=True)
 class Inventory:
     """Units by DIN, with indexes by slot and tag; values are immutable, :meth:`put` returns a
@@ -38,29 +42,33 @@ class Inventory:
     def __post_init__(self) -> None:
         if len(set(self.slots)) != len(self.slots):
             raise InventoryConflict(f"slot numbers must be distinct, found {self.slots}")
-        known = set(self.slots)
         by_slot: dict[int, str] = {}
         by_tag: dict[str, str] = {}
         for din, unit in self.units.items():
             if din != unit.din:
                 raise InventoryConflict(f"unit {unit.din} filed under DIN {din}")
-            if unit.slot is not None:
-                if unit.slot not in known:
-                    raise InventoryConflict(f"unit {din} is in slot {unit.slot}, not a slot here")
-                if unit.slot in by_slot:
-                    raise InventoryConflict(
-                        f"slot {unit.slot} would hold both {by_slot[unit.slot]} and {din}"
-                    )
-                by_slot[unit.slot] = din
-            if unit.state is not UnitState.REMOVED:
-                if unit.tag_uid in by_tag:
-                    raise InventoryConflict(
-                        f"tag {unit.tag_uid} would belong to both {by_tag[unit.tag_uid]} and {din}"
-                    )
-                by_tag[unit.tag_uid] = din
+            self._index(unit, by_slot, by_tag)
         object.__setattr__(self, "units", MappingProxyType(dict(self.units)))
         object.__setattr__(self, "_by_slot", MappingProxyType(by_slot))
         object.__setattr__(self, "_by_tag", MappingProxyType(by_tag))
+
+    def _index(self, unit: Unit, by_slot: dict[int, str], by_tag: dict[str, str]) -> None:
+        """Add ``unit`` to the indexes, or raise :class:`InventoryConflict` if it clashes."""
+        din = unit.din
+        if unit.slot is not None:
+            if unit.slot not in self.slots:
+                raise InventoryConflict(f"unit {din} is in slot {unit.slot}, not a slot here")
+            if unit.slot in by_slot:
+                raise InventoryConflict(
+                    f"slot {unit.slot} would hold both {by_slot[unit.slot]} and {din}"
+                )
+            by_slot[unit.slot] = din
+        if unit.state is not UnitState.REMOVED:
+            if unit.tag_uid in by_tag:
+                raise InventoryConflict(
+                    f"tag {unit.tag_uid} would belong to both {by_tag[unit.tag_uid]} and {din}"
+                )
+            by_tag[unit.tag_uid] = din
 
     @classmethod
     def empty(cls, slot_count: int) -> Inventory:
@@ -91,14 +99,34 @@ class Inventory:
     def in_states(self, *states: UnitState) -> tuple[Unit, ...]:
         """The units in any of ``states``, ordered by DIN."""
         wanted = set(states)
-        return tuple(u for _, u in sorted(self.units.items()) if u.state in wanted)
+        return tuple(sorted((u for u in self.units.values() if u.state in wanted), key=_din))
 
     def put(self, units: Iterable[Unit]) -> Inventory:
-        """The inventory with ``units`` added or replaced (by DIN), all or nothing."""
+        """The inventory with ``units`` added or replaced (by DIN), all or nothing.
+
+        Only the changed units are checked against the indexes (the rest were checked when
+        they were put), so a put costs what it changes, not what the cabinet ever held."""
+        changed = {unit.din: unit for unit in units}
         merged = dict(self.units)
-        for unit in units:
-            merged[unit.din] = unit
-        return Inventory(self.slots, merged)
+        by_slot = dict(self._by_slot)
+        by_tag = dict(self._by_tag)
+        for din in changed:
+            old = merged.get(din)
+            if old is None:
+                continue
+            if old.slot is not None and by_slot.get(old.slot) == din:
+                del by_slot[old.slot]
+            if by_tag.get(old.tag_uid) == din:
+                del by_tag[old.tag_uid]
+        merged.update(changed)
+        for unit in changed.values():
+            self._index(unit, by_slot, by_tag)
+        inventory = object.__new__(Inventory)
+        object.__setattr__(inventory, "slots", self.slots)
+        object.__setattr__(inventory, "units", MappingProxyType(merged))
+        object.__setattr__(inventory, "_by_slot", MappingProxyType(by_slot))
+        object.__setattr__(inventory, "_by_tag", MappingProxyType(by_tag))
+        return inventory
 
     def snapshot(self, now: datetime) -> dict[str, Any]:
         """A plain summary for the hospital (JSON- and CBOR-ready): per occupied slot the DIN,
