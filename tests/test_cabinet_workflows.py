@@ -16,6 +16,7 @@ from agent.dispensing_events import (
     ExpirySwept,
     ExpiryWarning,
     InventorySnapshot,
+    OrderCancelled,
     OrderPlaced,
     RequestRefused,
     SignedIn,
@@ -33,6 +34,7 @@ from agent.events import HardwareFault
 from agent.hal.parts import IndicatorState
 from agent.journal import JournalUnavailable
 from agent.journal.errors import UnavailableKind
+from agent.sync.protocol import Cancel
 from tests.support.cabinet import CabinetRig, make_unit, quiet_cabinet
 
 Body = Callable[[CabinetRig], Awaitable[None]]
@@ -459,5 +461,21 @@ def test_no_slot_opens_when_the_journal_cannot_record_the_release(cabinet: Any) 
         rig.journal.append = real_append  # type: ignore[method-assign]
         await rig.scan("P-1001")
         assert not rig.session.device.locks[slot].locked.value
+
+    cabinet(body)
+
+
+def test_a_cancelled_order_locks_its_released_slot_and_frees_the_unit(cabinet: Any) -> None:
+    async def body(rig: CabinetRig) -> None:
+        slot = await _stocked_and_allocated(rig, 97)
+        await rig.badge("nurse")
+        await rig.scan("P-1001")
+        assert not rig.session.device.locks[slot].locked.value
+        assert await rig.desk.decide(Cancel("ORD-1")) is None
+        cancelled = rig.last(OrderCancelled)
+        assert (cancelled.order, cancelled.relocked_slots) == ("ORD-1", (slot,))
+        assert rig.session.device.locks[slot].locked.value
+        assert rig.state_of(make_unit(97).din) is UnitState.IN_STOCK
+        assert await rig.desk.decide(Cancel("ORD-1")) == "Order ORD-1 is not known here."
 
     cabinet(body)
