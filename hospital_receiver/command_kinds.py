@@ -26,6 +26,7 @@ from agent.sync.protocol import (
     Ping,
     ProtocolError,
     Resync,
+    UnitHistory,
 )
 
 __all__ = ["add_kinds", "build_args"]
@@ -73,6 +74,13 @@ _BUILDERS: dict[str, Callable[[argparse.Namespace], CommandArgs]] = {
     "cancel": lambda args: Cancel(args.order, args.din),
     "badges": lambda args: _badges(args.file),
     "inventory": lambda _args: Inventory(),
+    "unit-history": lambda args: UnitHistory(
+        args.din,
+        args.minimum,
+        args.maximum,
+        time.time_ns() - round(parse_duration(args.covering) * _NS),
+        time.time_ns(),
+    ),
 }
 
 
@@ -103,6 +111,15 @@ def add_kinds(
     badges = kinds.add_parser("badges", help="send the badge list (a JSON file)")
     badges.add_argument("--file", required=True, type=Path)
     kinds.add_parser("inventory", help="ask for an inventory snapshot")
+    history = kinds.add_parser(
+        "unit-history", help="a dispensed unit's temperature history, for its return"
+    )
+    history.add_argument("--din", required=True)
+    history.add_argument("--minimum", required=True, type=float, help="lowest °C recorded")
+    history.add_argument("--maximum", required=True, type=float, help="highest °C recorded")
+    history.add_argument(
+        "--covering", required=True, help="how far back from now it reaches, e.g. 2h"
+    )
 
 
 def build_args(args: argparse.Namespace) -> CommandArgs:

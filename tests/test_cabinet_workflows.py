@@ -34,7 +34,7 @@ from agent.events import HardwareFault
 from agent.hal.parts import IndicatorState
 from agent.journal import JournalUnavailable
 from agent.journal.errors import UnavailableKind
-from agent.sync.protocol import Cancel
+from agent.sync.protocol import Cancel, UnitHistory
 from tests.support.cabinet import CabinetRig, make_unit, quiet_cabinet
 
 Body = Callable[[CabinetRig], Awaitable[None]]
@@ -477,5 +477,30 @@ def test_a_cancelled_order_locks_its_released_slot_and_frees_the_unit(cabinet: A
         assert rig.session.device.locks[slot].locked.value
         assert rig.state_of(make_unit(97).din) is UnitState.IN_STOCK
         assert await rig.desk.decide(Cancel("ORD-1")) == "Order ORD-1 is not known here."
+
+    cabinet(body)
+
+
+def test_a_late_return_is_accepted_on_a_temperature_history_within_transport_limits(
+    cabinet: Any,
+) -> None:
+    async def body(rig: CabinetRig) -> None:
+        unit = await _dispensed(rig, 98)
+        left = rig.now()
+        await rig.settle(90 * 60)
+        covered_from = int((left - dt.timedelta(minutes=1)).timestamp() * 1e9)
+        covered_until = int((rig.now() + dt.timedelta(hours=1)).timestamp() * 1e9)
+        history = UnitHistory(unit.din, 3.5, 7.5, covered_from, covered_until)
+        assert await rig.desk.decide(history) is None
+        await rig.badge("nurse")
+        await rig.choose("return")
+        rig.session.device.hold_at_station(unit)
+        await rig.scan(unit.barcodes()[0])
+        rig.session.device.put_unit(unit, rig.open_slot_for(unit.din))
+        await rig.settle()
+        returned = rig.last(UnitReturned)
+        assert returned.accepted
+        assert "kept at 3.5 to 7.5" in returned.reason
+        assert rig.state_of(unit.din) is UnitState.IN_STOCK
 
     cabinet(body)

@@ -45,6 +45,7 @@ from agent.sync.protocol import (
     Resync,
     SequenceRange,
     Topic,
+    UnitHistory,
 )
 
 T = TypeVar("T")
@@ -207,6 +208,16 @@ COMMAND_ARGS: dict[str, st.SearchStrategy[CommandArgs]] = {
         badges=st.lists(badges, max_size=4, unique_by=lambda b: b.uid).map(tuple),
     ),
     "inventory": st.just(Inventory()),
+    "unit_history": st.builds(
+        lambda din, low, span, start, length: UnitHistory(
+            din, low, low + span, start, start + length
+        ),
+        dins,
+        st.integers(-100, 50) | st.floats(-100, 50, allow_nan=False),
+        st.integers(0, 50) | st.floats(0, 50, allow_nan=False),
+        st.integers(0, 2**63),
+        st.integers(0, 2**60),
+    ),
 }
 assert set(COMMAND_ARGS) == set(COMMAND_TYPES), "every command kind has a strategy"
 

@@ -99,7 +99,7 @@ class CabinetDesk:
             products=products,
             release_s=release_s,
         )
-        self._hospital = HospitalDesk(self._ledger, self._actions)
+        self._hospital = HospitalDesk(self._ledger, self._actions, self._intake.histories)
         self._alarm = alarm
         self._warned: set[str] = set()
         self._restore_problems: list[str] = []

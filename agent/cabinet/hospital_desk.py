@@ -4,7 +4,10 @@ cancellations, the badge list and inventory requests (``docs/protocol.md`` secti
 The blood bank decides; the cabinet enforces (brief, section 3). Each decision is checked by
 the domain against what the cabinet holds (is the unit here, unexpired, not allocated to
 someone else), journaled, then applied; slots released under a cancelled allocation lock
-again. A refusal is returned as text for the command's reply (``rejected``).
+again. A refusal is returned as text for the command's reply (``rejected``). A unit's
+temperature history (``unit_history``, from the transport box that carried it) is kept for its
+return: it is not journaled as state, so after a restart the return is judged by time alone
+(fail safe: the unit is quarantined rather than accepted on a history the cabinet lost).
 """
 
 from __future__ import annotations
@@ -16,14 +19,15 @@ from agent.dispensing_events import BadgeListUpdated
 from agent.domain.blood import BloodGroup
 from agent.domain.outcomes import AllocationCancelled, CabinetEvent, OrderCancelled, SlotGrant
 from agent.domain.refusals import Refusal
+from agent.domain.returns import TemperatureSummary
 from agent.domain.units import UnitState
 from agent.domain.users import BadgeList, Role, User
-from agent.sync.protocol import Allocate, Cancel, ElectronicIssue, Inventory
+from agent.sync.protocol import Allocate, Cancel, ElectronicIssue, Inventory, UnitHistory
 from agent.sync.protocol import BadgeList as BadgeListCommand
 
 __all__ = ["Decision", "HospitalDesk"]
 
-Decision = Allocate | ElectronicIssue | Cancel | BadgeListCommand | Inventory
+Decision = Allocate | ElectronicIssue | Cancel | BadgeListCommand | Inventory | UnitHistory
 
 
 def _relocked_by(outcome: CabinetEvent) -> tuple[SlotGrant, ...]:
@@ -38,9 +42,15 @@ def _relocked_by(outcome: CabinetEvent) -> tuple[SlotGrant, ...]:
 class HospitalDesk:
     """Carries out the hospital's decisions for one cabinet."""
 
-    def __init__(self, ledger: Ledger, actions: SlotActions) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        actions: SlotActions,
+        histories: dict[str, TemperatureSummary],
+    ) -> None:
         self._ledger = ledger
         self._actions = actions
+        self._histories = histories
 
     async def decide(  # noqa: PLR0911, PLR0912 - one case per decision
         self, decision: Decision
@@ -53,6 +63,8 @@ class HospitalDesk:
             return None
         if isinstance(decision, BadgeListCommand):
             return await self._badge_list(decision)
+        if isinstance(decision, UnitHistory):
+            return self._history(decision)
         outcomes: list[CabinetEvent] = []
         if isinstance(decision, Allocate):
             known = cabinet.orders.get(decision.order)
@@ -113,6 +125,18 @@ class HospitalDesk:
             for grant in _relocked_by(outcome):
                 await self._actions.close(grant.slot)
         await self._ledger.snapshot("allocation")
+        return None
+
+    def _history(self, history: UnitHistory) -> str | None:
+        unit = self._ledger.cabinet.inventory.get(history.din)
+        if unit is None or unit.state is not UnitState.DISPENSED:
+            return f"Unit {history.din} is not out on a dispense from this cabinet."
+        self._histories[history.din] = TemperatureSummary(
+            history.minimum_c,
+            history.maximum_c,
+            moment(history.from_ns),
+            moment(history.until_ns),
+        )
         return None
 
     async def _badge_list(self, command: BadgeListCommand) -> str | None:

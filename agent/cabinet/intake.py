@@ -21,6 +21,7 @@ from agent.config.dispensing import DispensingConfig
 from agent.dispensing_events import SlotsReleased
 from agent.domain.outcomes import StockedIn, UnitReturned
 from agent.domain.refusals import Refusal, RefusalCode
+from agent.domain.returns import TemperatureSummary
 from agent.events import HardwareFault
 from agent.hal.errors import HalError
 from agent.isbt128 import Din, LabelError, MissingStructure, ProductTable, UnitLabel, parse_scan
@@ -64,6 +65,8 @@ class Intake:
         self._release_s = release_s
         self._placements: dict[int, _Placement] = {}
         self.left_storage: dict[str, dt.datetime] = {}
+        self.histories: dict[str, TemperatureSummary] = {}
+        """Temperature histories the hospital sent for dispensed units, by DIN."""
 
     def expecting(self, slot: int) -> bool:
         """Whether slot ``slot`` is open for a unit to be put in."""
@@ -212,7 +215,11 @@ class Intake:
         now = self._ledger.now()
         left = self.left_storage.get(din, now)
         decision = self._ledger.cabinet.return_decision(
-            session.user, din, left_storage_at=left, returned_at=now
+            session.user,
+            din,
+            left_storage_at=left,
+            returned_at=now,
+            temperature=self.histories.get(din),
         )
         if isinstance(decision, Refusal):
             await self._ledger.refuse("return", decision, din)
@@ -259,6 +266,7 @@ class Intake:
         await self._actions.close(slot)
         if isinstance(placement.outcome, UnitReturned):
             self.left_storage.pop(placement.outcome.din, None)
+            self.histories.pop(placement.outcome.din, None)
             verdict = "back in stock" if placement.outcome.accepted else "QUARANTINED"
             self._ledger.screen.show(
                 f"Unit {placement.outcome.din} is {verdict} in slot {slot}: "

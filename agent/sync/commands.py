@@ -43,6 +43,7 @@ from agent.sync.protocol import (
     RefusalReason,
     Resync,
     Topic,
+    UnitHistory,
     WrongDevice,
     decode_message,
     refusal_for,
@@ -50,7 +51,7 @@ from agent.sync.protocol import (
 
 __all__ = ["CommandDesk", "Decision", "DecisionHandler"]
 
-Decision = Allocate | ElectronicIssue | Cancel | BadgeList | Inventory
+Decision = Allocate | ElectronicIssue | Cancel | BadgeList | Inventory | UnitHistory
 """The hospital's dispensing decisions: acted on by the device's workflows."""
 
 DecisionHandler = Callable[[Decision], Awaitable[str | None]]
@@ -128,7 +129,9 @@ class CommandDesk:
     async def _act(self, command: Command) -> str | None:
         """Carry out ``command``; why it cannot be, or None when done."""
         args = command.args
-        if isinstance(args, Allocate | ElectronicIssue | Cancel | BadgeList | Inventory):
+        if isinstance(
+            args, Allocate | ElectronicIssue | Cancel | BadgeList | Inventory | UnitHistory
+        ):
             if self._decisions is None:
                 return "this device does not dispense"
             return await self._decisions(args)

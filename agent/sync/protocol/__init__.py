@@ -22,6 +22,7 @@ from agent.sync.protocol.cabinet_commands import (
     Cancel,
     ElectronicIssue,
     Inventory,
+    UnitHistory,
 )
 from agent.sync.protocol.commands import (
     COMMAND_TYPES,
@@ -121,6 +122,7 @@ __all__ = [
     "Topic",
     "TopicKind",
     "UnexpectedField",
+    "UnitHistory",
     "UnknownCommand",
     "UnknownKind",
     "UnknownRecordType",

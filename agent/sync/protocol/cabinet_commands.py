@@ -11,7 +11,9 @@ the decisions it sends, each a strictly checked arguments map:
 * :class:`Cancel` - an order's allocations end (all of them, or one unit's);
 * :class:`BadgeList` - who may sign in at the device, with which roles; replaces the cached
   list and restarts its staleness clock;
-* :class:`Inventory` - journal an inventory snapshot now.
+* :class:`Inventory` - journal an inventory snapshot now;
+* :class:`UnitHistory` - the temperature history that travelled with a dispensed unit (a
+  transport box's trip report): the extremes and the span it covers, for the return rule.
 
 Only the shape of each decision is checked here; whether the device can carry it out (is the
 unit here, is it expired) is the workflow's call, answered with a ``rejected`` refusal.
@@ -19,6 +21,7 @@ unit here, is it expired) is the workflow's call, answered with a ``rejected`` r
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -35,6 +38,7 @@ __all__ = [
     "Cancel",
     "ElectronicIssue",
     "Inventory",
+    "UnitHistory",
 ]
 
 _DIN = re.compile(r"[A-NP-Z1-9][0-9]{4}[0-9]{2}[0-9]{6}")
@@ -262,6 +266,57 @@ class BadgeList:
             for i, entry in enumerate(entries)
         )
         return cls(issued_ns=issued_ns, badges=badges)
+
+
+def _celsius(value: object, where: str) -> float:
+    if type(value) is int or type(value) is float:
+        number = float(value)
+        if math.isfinite(number) and -100.0 <= number <= 100.0:
+            return number
+    raise ImpossibleValue(f"{where}: expected a temperature in °C (-100..100), found {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class UnitHistory:
+    """Unit ``din`` was kept between ``minimum_c`` and ``maximum_c`` from ``from_ns`` to
+    ``until_ns`` (wall clock): what a transport box recorded while it carried the unit."""
+
+    NAME: ClassVar[str] = "unit_history"
+    din: str
+    minimum_c: float
+    maximum_c: float
+    from_ns: int
+    until_ns: int
+
+    def __post_init__(self) -> None:
+        _din(self.din, "din")
+        _celsius(self.minimum_c, "minimum_c")
+        _celsius(self.maximum_c, "maximum_c")
+        as_uint(self.from_ns, "from_ns")
+        as_uint(self.until_ns, "until_ns")
+        if self.minimum_c > self.maximum_c or self.from_ns > self.until_ns:
+            raise ImpossibleValue("a history needs minimum <= maximum and from <= until")
+
+    def to_args(self) -> dict[str, Any]:
+        """The arguments map."""
+        return {
+            "din": self.din,
+            "minimum_c": self.minimum_c,
+            "maximum_c": self.maximum_c,
+            "from_ns": self.from_ns,
+            "until_ns": self.until_ns,
+        }
+
+    @classmethod
+    def from_args(cls, fields: Fields) -> UnitHistory:
+        """The arguments the map describes."""
+        return cls(
+            din=_din(fields.raw("din"), f"{fields.where}.din"),
+            minimum_c=_celsius(fields.raw("minimum_c"), f"{fields.where}.minimum_c"),
+            maximum_c=_celsius(fields.raw("maximum_c"), f"{fields.where}.maximum_c"),
+            from_ns=fields.uint("from_ns"),
+            until_ns=fields.uint("until_ns"),
+        )
 
 
 @dataclass(frozen=True, slots=True)

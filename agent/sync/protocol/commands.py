@@ -21,6 +21,7 @@ from agent.sync.protocol.cabinet_commands import (
     Cancel,
     ElectronicIssue,
     Inventory,
+    UnitHistory,
 )
 from agent.sync.protocol.errors import ImpossibleValue, ProtocolError, UnknownCommand
 from agent.sync.protocol.fields import Fields, as_text, as_uint
@@ -84,10 +85,13 @@ class Resync:
         return cls(from_sequence=fields.uint("from_sequence"))
 
 
-CommandArgs = Ping | Resync | Allocate | ElectronicIssue | Cancel | BadgeList | Inventory
+CommandArgs = (
+    Ping | Resync | Allocate | ElectronicIssue | Cancel | BadgeList | Inventory | UnitHistory
+)
 
 COMMAND_TYPES: dict[str, type[CommandArgs]] = {
-    cls.NAME: cls for cls in (Ping, Resync, Allocate, ElectronicIssue, Cancel, BadgeList, Inventory)
+    cls.NAME: cls
+    for cls in (Ping, Resync, Allocate, ElectronicIssue, Cancel, BadgeList, Inventory, UnitHistory)
 }
 
 
