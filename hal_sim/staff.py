@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from hal_sim.session import SimSession
 
 __all__ = [
+    "SCREEN_CHOICES",
     "STAFF",
     "CabinetRefused",
     "badge_uid",
@@ -48,6 +49,17 @@ STAFF: dict[str, BadgeEntry] = {
 """The simulator's staff by the name people type (``badge nurse``): a blood bank technician
 who stocks units, a nurse who dispenses, a doctor who may also release blood in an emergency,
 and a supervisor (a second person for an emergency release; acknowledges alarms)."""
+
+SCREEN_CHOICES = (
+    "dispense",
+    "stock_in",
+    "return",
+    "emergency",
+    "dispose",
+    "acknowledge",
+    "sign_out",
+)
+"""What a signed-in person can touch on the cabinet's screen (``emergency`` with a reason)."""
 
 _ALIASES = {"tech": "technician", "super": "supervisor"}
 

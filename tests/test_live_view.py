@@ -30,7 +30,7 @@ from hal_sim.live.app import FASTEST_FINITE_SPEED, LiveView
 from hal_sim.live.commands import HELP, Bench, CommandError, parse_command
 from hal_sim.live.describe import describe_event, is_alert, sim_time
 from hal_sim.live.launch import run_simulator
-from hal_sim.live.panels import ClimatePanel, EventsPanel, SlotCell
+from hal_sim.live.panels import CabinetPanel, ClimatePanel, EventsPanel, SlotCell
 from hal_sim.live.plain import status_period
 from hal_sim.live.stockroom import Stockroom, group_name
 from hal_sim.parts import ProbeFaultMode
@@ -127,12 +127,17 @@ def test_put_and_take_in_a_fridge_need_the_door_open() -> None:
     assert not bench.device.loose_units
 
 
-def test_stock_fills_free_slots_and_label_scans_a_unit() -> None:
-    bench = bench_for(CABINET)
+def test_stock_loads_a_fridge_and_label_scans_a_unit() -> None:
+    bench = bench_for(FRIDGE)
     assert run("stock 3", bench) == "stocked 3 unit(s)"
-    assert [slot for slot, unit in bench.device.slot_units.items() if unit] == [1, 2, 3]
-    assert "scanned the label" in run("label 2", bench)
-    assert run("stock 144", bench) == "stocked 69 unit(s) (no free slot left)"
+    assert len(bench.device.loose_units) == 3
+    with pytest.raises(BenchError, match="no barcode scanner"):
+        run(f"label {next(iter(bench.device.loose_units))}", bench)
+
+
+def test_a_cabinet_is_stocked_only_by_its_running_agent() -> None:
+    with pytest.raises(BenchError, match="agent is not running"):
+        run("stock 3", bench_for(CABINET))
 
 
 def test_doors_power_ambient_battery_faults_jams_and_plugs_act_on_the_device() -> None:
@@ -186,7 +191,19 @@ def test_readers_get_what_is_typed() -> None:
         ("take 1 2", "usage: take"),
         ("stock 0", "usage: stock"),
         ("stock many", "usage: stock"),
-        ("label", "usage: label"),
+        ("label 1 2", "usage: label"),
+        ("badge cleaner", "neither a staff member"),
+        ("press fly", "usage: press"),
+        ("hold O- O+", "usage: hold"),
+        ("lift 3", "usage: lift"),
+        ("allocate 1 P-1", "usage: allocate"),
+        ("allocate 1 P_1! ORD-1", "PATIENT"),
+        ("allocate 1 P-1 ORD-1 forever", "HOURS must be a number"),
+        ("eligible P-1 ORD-1 C+ 2", "GROUPS"),
+        ("eligible P-1 ORD-1 O- two", "usage: eligible"),
+        ("cancel", "usage: cancel"),
+        ("badges 0", "above 0"),
+        ("staff now", "usage: staff"),
         ("badge", "usage: badge"),
         ("scan", "usage: scan"),
         ("garbage printer", "usage: garbage"),
@@ -223,6 +240,11 @@ def test_bad_lines_raise_a_command_error_saying_what_is_expected(line: str, mess
         ("fault nowhere none", "there is no probe 'nowhere'"),
         ("unplug toaster", "there is no part 'toaster'"),
         ("put O+", "the door is closed"),
+        ("label", "no unit is held at the scanning station"),
+        ("lift", "no unit is held"),
+        ("hold 0001", "no single unit"),
+        ("press sign_out", "agent is not running"),
+        ("allocate 1 P-1 ORD-1", "agent is not running"),
     ],
 )
 def test_what_the_world_does_not_allow_raises_a_bench_error(line: str, message: str) -> None:
@@ -237,6 +259,8 @@ _WORDS = st.sampled_from(
         *["close", "cut", "restore", "force", "main", "door", "air-top", "none", "garbage"],
         *["scanner", "0", "1", "7", "72", "73", "-1", "1e400", "nan", "50%", "O-", "AB+"],
         *["E0040000", "ff", "zz"],
+        *["press", "hold", "lift", "allocate", "eligible", "cancel", "badges", "staff"],
+        *["nurse", "emergency", "sign_out", "expired", "din", "P-1001", "ORD-1", "O-,O+"],
     ]
 )
 
@@ -265,8 +289,9 @@ def run_live(body: Callable[[LiveView, Pilot[None]], Coroutine[Any, Any, None]])
         profile: Profile = load_profile(CABINET)
         session = await start_session(profile, log_events=False)
         app = LiveView(session, loop, started_at=loop.time())
-        for _ in range(3):
-            parse_command("stock").run(app.bench)
+        stocked = parse_command("stock 3").run(app.bench)
+        assert not isinstance(stocked, str)
+        await stocked
         try:
             async with app.run_test(size=(140, 45)) as pilot:
                 await body(app, pilot)
@@ -328,6 +353,66 @@ def test_typed_commands_act_on_the_device_and_their_events_are_listed() -> None:
         assert "badge 04A1B2 at badge" in lines[2]
         await type_command(pilot, "fault air-top disconnected")
         await until(app, pilot, lambda: "FAULT" in app.query_one(ClimatePanel).plain)
+
+    run_live(body)
+
+
+def screen_text(app: LiveView) -> str:
+    return app.query_one(CabinetPanel).plain
+
+
+def message_text(app: LiveView) -> str:
+    return str(app.query_one("#message").render())
+
+
+async def say(app: LiveView, pilot: Pilot[None], line: str, screen: str) -> None:
+    """Type ``line``, then wait until the cabinet panel shows ``screen``."""
+    await type_command(pilot, line)
+    await until(app, pilot, lambda: screen in screen_text(app))
+
+
+def test_a_new_user_walks_through_every_workflow_by_typing() -> None:
+    """The walk-through of docs/live-view.md: the three units the technician stocked at the
+    start (slots 1-3: O-, O+, A-) are allocated, dispensed, returned and released in an
+    emergency, and wrong moves are refused with a reason."""
+
+    async def body(app: LiveView, pilot: Pilot[None]) -> None:
+        desk = app.session.agent.cabinet
+        assert desk is not None
+        o_pos = app.session.device.slot_units[2]
+        assert o_pos is not None
+        assert desk.cabinet.inventory.get(o_pos.din) is not None  # known to the cabinet
+        # stock a unit (the technician's stock-in, by hand)
+        await say(app, pilot, "badge tech", "Hello Tess Tech")
+        await type_command(pilot, "hold B+")
+        await say(app, pilot, "label", "Put unit")
+        await until(app, pilot, lambda: "4 (put a unit in)" in screen_text(app))
+        await say(app, pilot, "put 4", "is in stock in slot 4")
+        # a wrong move at stock-in: an expired unit is refused, with the reason
+        await type_command(pilot, "hold expired")
+        await say(app, pilot, "label", "expired")
+        await type_command(pilot, "lift")
+        await say(app, pilot, "press sign_out", "Present your badge")
+        # the hospital allocates; a nurse dispenses
+        await type_command(pilot, "allocate 2 P-1001 ORD-1")
+        await until(app, pilot, lambda: "allocated unit" in message_text(app))
+        await say(app, pilot, "badge nurse", "Hello Nina Nurse")
+        await say(app, pilot, "scan P-2002", "P-2002")  # nobody allocated to this patient
+        await say(app, pilot, "scan P-1001", "Take the unit from slot 2")
+        await say(app, pilot, "take 2", f"Unit {o_pos.din} dispensed")
+        assert f"O+ {o_pos.din}" in screen_text(app).split("In hand")[1]
+        # the unit comes back
+        await say(app, pilot, "press return", "Hold the returned unit")
+        await type_command(pilot, f"hold {o_pos.din[-4:]}")
+        await say(app, pilot, "label din", "Put unit")
+        await say(app, pilot, "put 2", "back in stock in slot 2")
+        # emergency release: refused to the nurse, granted to the doctor with a reason
+        await say(app, pilot, "press emergency bleeding", "does not allow")
+        await say(app, pilot, "badge doctor", "Hello Dev Doctor")
+        await say(app, pilot, "press emergency massive bleeding", "EMERGENCY release")
+        await say(app, pilot, "take 1", "dispensed")
+        assert "EMERGENCY RELEASE by doctor-1" in events_text(app)
+        assert "REFUSED dispense" in events_text(app)
 
     run_live(body)
 

@@ -26,8 +26,10 @@ from textual.widgets import Footer, Input, Static
 from agent.config.schema import DeviceKind
 from hal_sim.clock import VirtualTimeLoop
 from hal_sim.device import BenchError
-from hal_sim.live.commands import Bench, CommandError, parse_command
+from hal_sim.live.bench import Bench, CommandError, Outcome
+from hal_sim.live.commands import parse_command
 from hal_sim.live.panels import (
+    CabinetPanel,
     ClimatePanel,
     ContentsPanel,
     DeviceHeader,
@@ -35,6 +37,7 @@ from hal_sim.live.panels import (
     SlotGrid,
 )
 from hal_sim.session import SimSession
+from hal_sim.staff import CabinetRefused
 
 __all__ = ["FASTEST_FINITE_SPEED", "SLOWEST_SPEED", "LiveView"]
 
@@ -66,9 +69,10 @@ class LiveView(App[None]):
     .slot.occupied { background: $primary-darken-2; }
     .slot.released { background: $warning-darken-3; }
     ContentsPanel { height: auto; max-height: 50%; padding: 0 1; }
+    CabinetPanel { height: auto; padding: 0 1; border-top: solid $panel-lighten-2; }
     EventsPanel { height: 1fr; padding: 0 1; border-top: solid $panel-lighten-2; }
     ClimatePanel { width: 36; padding: 0 1; border-left: solid $panel-lighten-2; }
-    #message { height: auto; max-height: 24; padding: 0 1; }
+    #message { height: auto; max-height: 32; padding: 0 1; }
     #message.error { color: $error; }
     #command { height: 3; }
     """
@@ -94,7 +98,8 @@ class LiveView(App[None]):
     ) -> None:
         super().__init__()
         self.session = session
-        self.bench = Bench(device=session.device, clock=session.clock)
+        self.bench = Bench(device=session.device, clock=session.clock, session=session)
+        self._answers: set[asyncio.Task[None]] = set()
         self._sim_loop = loop
         self._started_at = started_at
         self._refresh_s = refresh_s
@@ -112,6 +117,8 @@ class LiveView(App[None]):
             with Vertical(id="left"):
                 if profile.device.kind is DeviceKind.CABINET:
                     yield SlotGrid(profile.slots)
+                    if self.session.agent.cabinet is not None:
+                        yield CabinetPanel()
                 else:
                     yield ContentsPanel()
                 yield EventsPanel()
@@ -128,6 +135,8 @@ class LiveView(App[None]):
         self._pacer = asyncio.get_running_loop().create_task(self._pace(), name="live-view")
 
     async def on_unmount(self) -> None:
+        for answer in self._answers:
+            answer.cancel()
         if self._pacer is not None:
             self._pacer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -145,6 +154,10 @@ class LiveView(App[None]):
             grid.show(session.device)
         for contents in self.query(ContentsPanel):
             contents.show(session.device)
+        desk = session.agent.cabinet
+        if desk is not None:
+            for cabinet in self.query(CabinetPanel):
+                cabinet.show(desk, session.device, self.bench.in_hand)
         self.query_one(ClimatePanel).show(session)
         self.query_one(EventsPanel).show(session, lines=_EVENT_LINES)
 
@@ -219,14 +232,34 @@ class LiveView(App[None]):
             self.run_command(submitted.value)
 
     def run_command(self, line: str) -> None:
-        """Parse and run one bench command; show what happened or why it did not."""
-        message = self.query_one("#message", Static)
+        """Parse and run one bench command; show what happened or why it did not. What the
+        cabinet must answer is awaited in a task of its own, the view running meanwhile."""
         try:
             result = parse_command(line).run(self.bench)
         except (CommandError, BenchError) as error:
-            message.update(Text(f"{line.strip()}: {error}"))
-            message.add_class("error")
+            self._tell(f"{line.strip()}: {error}", error=True)
+            return
+        if isinstance(result, str):
+            self._tell(result)
+            return
+        self._tell(f"{line.strip()}: waiting for the cabinet...")
+        task = asyncio.get_running_loop().create_task(self._answer(line, result))
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
+
+    async def _answer(self, line: str, outcome: Outcome) -> None:
+        assert not isinstance(outcome, str)
+        try:
+            said = await outcome
+        except (CommandError, BenchError, CabinetRefused) as error:
+            self._tell(f"{line.strip()}: {error}", error=True)
         else:
-            message.update(Text(result))
-            message.remove_class("error")
+            self._tell(said)
+
+    def _tell(self, text: str, *, error: bool = False) -> None:
+        if not self.is_running:
+            return
+        message = self.query_one("#message", Static)
+        message.update(Text(text))
+        message.set_class(error, "error")
         self._wake.set()

@@ -3,80 +3,73 @@ device, parsed without Textual so that it can be tested on its own.
 
 :func:`parse_command` turns a line into a :class:`Command` or raises :class:`CommandError` with
 a message saying what was wrong and what was expected; it never touches the device.
-:meth:`Command.run` then acts on a :class:`Bench` and returns a one-line account of what
-happened, or raises :class:`~hal_sim.device.BenchError` when the simulated world does not allow
-it (a locked slot, a full one) - in which case nothing changed. :data:`HELP` lists the
-commands.
+:meth:`Command.run` then acts on a :class:`~hal_sim.live.bench.Bench` and returns a one-line
+account of what happened (or a coroutine giving it, for what the cabinet must answer), or
+raises :class:`~hal_sim.device.BenchError` when the simulated world does not allow it (a
+locked slot, a full one) - in which case nothing changed. The device's own verbs are here; the
+cabinet workflows' (badges, the screen, the station, the blood bank) are in
+:mod:`hal_sim.live.cabinet_commands`. :data:`HELP` lists them all.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from agent.clock import Clock
+from agent.config.schema import DeviceKind
 from hal_sim.device import BenchError, SimDevice
-from hal_sim.live.stockroom import BLOOD_GROUPS, Stockroom, group_name
+from hal_sim.live.bench import (
+    Action,
+    Bench,
+    CommandError,
+    Outcome,
+    describe_unit,
+    slot_number,
+    usage,
+)
+from hal_sim.live.cabinet_commands import CABINET_PARSERS
+from hal_sim.live.stockroom import BLOOD_GROUPS
 from hal_sim.parts import ProbeFaultMode
+from hal_sim.staff import stock_in
 from hal_sim.units import SimUnit
 
 __all__ = ["HELP", "Bench", "Command", "CommandError", "parse_command"]
 
 HELP = """\
-put SLOT [GROUP] [force]   put a new unit in a slot (cabinet; force ignores the lock)
-put [GROUP]                put a new unit in the fridge or box (door open)
-take SLOT [force]          take the unit out of a slot (cabinet)
-take TAG [force]           take the unit with this RFID tag out of the fridge or box
-stock [N]                  load N new units as at commissioning, ignoring locks and doors
-label SLOT|TAG             scan every barcode on that unit's label
-badge UID                  present a staff badge
-scan DATA                  scan a barcode (the rest of the line, as typed)
+A dispensing cabinet's workflows (its screen is shown above the events):
+staff                     who may sign in: technician, nurse, doctor, supervisor
+badge NAME|UID            present a badge, by staff name or badge UID
+press CHOICE [REASON]     touch the screen: dispense, stock_in, return, dispose,
+                          acknowledge, sign_out, or emergency REASON
+scan DATA                 scan a barcode, such as a patient wristband: scan P-1001
+hold [GROUP] [expired]    hold a new unit on the scanning station (hold DIN: one in hand)
+label [SLOT|TAG] [din]    scan the label of the unit on the station (din: its DIN only)
+put SLOT [force]          put the unit on the station into the slot that opened
+take SLOT [force]         take the unit out of a slot (it stays in hand, for a return)
+lift                      take the unit off the station (it stays in hand)
+stock [N]                 the technician stocks N new units (fridge, box: just put in)
+allocate SLOT|DIN PATIENT ORDER [HOURS]     the blood bank crossmatches a unit for a patient
+eligible PATIENT ORDER GROUPS UNITS [HOURS] electronic issue (GROUPS like O-,O+)
+cancel ORDER [SLOT|DIN]   the blood bank cancels an order, or one unit of it
+badges [HOURS_OLD]        the blood bank sends the staff badge list
+The device:
+put SLOT GROUP [force]    put a new unit in a slot (force ignores the lock)
+put [GROUP]               put a new unit in the fridge or box (door open)
+take TAG [force]          take a unit out of the fridge or box by its RFID tag
 garbage scanner|badge [HEX]  the reader delivers bytes it cannot decode
-door open [force] [NAME]   open a door or lid (force: even when locked)
-door close [NAME]          close it
-ambient CELSIUS            change the room temperature
-power cut|restore          cut or restore mains
-battery PERCENT            set the battery's state of charge
-fault PROBE MODE           probe fault: none, disconnected, garbage or crc_error
-jam SLOT|door [NAME]       jam a slot lock or a door lock; unjam ... frees it
-unplug PART / plug PART    disconnect or reconnect any part by name
-help                       this list
+door open [force] [NAME]  open a door or lid (force: even when locked); door close [NAME]
+ambient CELSIUS           change the room temperature
+power cut|restore         cut or restore mains; battery PERCENT sets its charge
+fault PROBE MODE          probe fault: none, disconnected, garbage or crc_error
+jam SLOT|door [NAME]      jam a slot lock or a door lock; unjam ... frees it
+unplug PART / plug PART   disconnect or reconnect any part by name
+help                      this list
 GROUP is O-, O+, A-, A+, B-, B+, AB- or AB+."""
 
 
 _MAX_STOCK = 144
 """The most units one ``stock`` loads: a full reference cabinet."""
-
-
-class CommandError(ValueError):
-    """A command line that cannot be understood; the message says why and what is expected."""
-
-
-@dataclass
-class Bench:
-    """What bench commands act on: the device, its clock (for the units' dates) and the
-    stockroom new units come from."""
-
-    device: SimDevice
-    clock: Clock
-    stockroom: Stockroom = field(default_factory=Stockroom)
-
-    def now(self) -> dt.datetime:
-        """The simulated wall-clock time."""
-        return dt.datetime.fromtimestamp(self.clock.wall_ns() / 1e9, tz=dt.UTC)
-
-    def new_unit(self, group: str | None) -> SimUnit:
-        """A new unit of ``group`` (None: the next in turn) whose DIN is not in the device
-        already (units may have come from elsewhere: a scenario, another bench)."""
-        while True:
-            unit = self.stockroom.make(self.now(), group)
-            if self.device.find_unit(unit.din) is None:
-                return unit
-
-
-Action = Callable[[Bench], str]
 
 
 @dataclass(frozen=True)
@@ -85,8 +78,9 @@ class Command:
 
     action: Action
 
-    def run(self, bench: Bench) -> str:
-        """Act on the bench; return what happened. Raises ``BenchError`` if not allowed."""
+    def run(self, bench: Bench) -> Outcome:
+        """Act on the bench; return what happened, or a coroutine that does once the cabinet
+        answered. Raises ``BenchError`` if not allowed."""
         return self.action(bench)
 
 
@@ -104,20 +98,6 @@ def parse_command(line: str) -> Command:
 
 
 # --- argument helpers -------------------------------------------------------------------------
-
-
-def _usage(text: str) -> CommandError:
-    return CommandError(f"usage: {text}")
-
-
-def _slot(word: str) -> int | None:
-    """The slot number ``word`` names, or None if it is not a number."""
-    if not word.isdecimal():
-        return None
-    slot = int(word)
-    if slot < 1:
-        raise CommandError(f"slots are numbered from 1, got {word}")
-    return slot
 
 
 def _number(word: str, what: str) -> float:
@@ -138,7 +118,7 @@ def _take_flag(args: list[str], flag: str) -> tuple[list[str], bool]:
 
 def _unit_where(device: SimDevice, where: str) -> SimUnit:
     """The unit in slot ``where`` or with tag ``where``."""
-    slot = _slot(where)
+    slot = slot_number(where)
     if slot is not None:
         unit = device.slot_units.get(slot)
         if unit is None:
@@ -150,10 +130,6 @@ def _unit_where(device: SimDevice, where: str) -> SimUnit:
     return entry[0]
 
 
-def _describe(unit: SimUnit) -> str:
-    return f"{unit.din} ({group_name(unit.blood_group)}, tag {unit.tag_uid})"
-
-
 # --- one parser per verb: (args, rest of line) -> action ---------------------------------------
 
 
@@ -162,17 +138,19 @@ def _put(args: list[str], _rest: str) -> Action:
     slot: int | None = None
     group: str | None = None
     for arg in args:
-        if (number := _slot(arg)) is not None and slot is None:
+        if (number := slot_number(arg)) is not None and slot is None:
             slot = number
         elif arg.upper() in BLOOD_GROUPS and group is None:
             group = arg.upper()
         else:
-            raise _usage("put SLOT [GROUP] [force], or put [GROUP] in a fridge or box")
+            raise usage("put SLOT [GROUP] [force], or put [GROUP] in a fridge or box")
 
     def act(bench: Bench) -> str:
-        unit = bench.new_unit(group)
+        held = bench.device.at_station() if slot is not None and group is None else None
+        unit = held or bench.new_unit(group)
         bench.device.put_unit(unit, slot, force=force)
-        return f"put {_describe(unit)} in " + (f"slot {slot}" if slot else "the device")
+        what = "the unit from the station" if held else "new unit"
+        return f"put {what} {describe_unit(unit)} in " + (f"slot {slot}" if slot else "the device")
 
     return act
 
@@ -180,63 +158,71 @@ def _put(args: list[str], _rest: str) -> Action:
 def _take(args: list[str], _rest: str) -> Action:
     args, force = _take_flag(args, "force")
     if len(args) != 1:
-        raise _usage("take SLOT [force], or take TAG [force] in a fridge or box")
-    slot = _slot(args[0])
+        raise usage("take SLOT [force], or take TAG [force] in a fridge or box")
+    slot = slot_number(args[0])
     tag = None if slot is not None else args[0].upper()
 
     def act(bench: Bench) -> str:
         unit = bench.device.take_unit(slot, tag_uid=tag, force=force)
-        return f"took {_describe(unit)} out" + (f" of slot {slot}" if slot else "")
+        if slot is None:
+            return f"took {describe_unit(unit)} out"
+        bench.in_hand[unit.din] = unit
+        return f"took {describe_unit(unit)} out of slot {slot} (in hand)"
 
     return act
 
 
 def _stock(args: list[str], _rest: str) -> Action:
     if len(args) > 1 or (args and not (args[0].isdecimal() and 1 <= int(args[0]) <= _MAX_STOCK)):
-        raise _usage(f"stock [N]  (N units, 1 to {_MAX_STOCK}; default 1)")
+        raise usage(f"stock [N]  (N units, 1 to {_MAX_STOCK}; default 1)")
     count = int(args[0]) if args else 1
 
-    def act(bench: Bench) -> str:
+    def act(bench: Bench) -> Outcome:
         device = bench.device
-        free: list[int | None] = [s for s, u in device.slot_units.items() if u is None]
-        if not device.slot_units:
-            free = [None] * count
-        for slot in free[:count]:
-            device.stock(bench.new_unit(None), slot)
-        stocked = min(count, len(free))
-        return f"stocked {stocked} unit(s)" + ("" if stocked == count else " (no free slot left)")
+        if device.profile.device.kind is DeviceKind.CABINET:
+            bench.desk()
+            free = sum(unit is None for unit in device.slot_units.values())
+            units = [bench.new_unit(None) for _ in range(min(count, free))]
+            return _technician_stocks(bench, units, full=len(units) < count)
+        for _ in range(count):
+            device.stock(bench.new_unit(None))
+        return f"stocked {count} unit(s)"
 
     return act
+
+
+async def _technician_stocks(bench: Bench, units: list[SimUnit], *, full: bool) -> str:
+    slots = await stock_in(bench.running(), units)
+    where = ", ".join(str(slot) for slot in slots)
+    left = " (no free slot left)" if full else ""
+    return f"the technician stocked {len(slots)} unit(s) in slot(s) {where}{left}"
 
 
 def _label(args: list[str], _rest: str) -> Action:
-    if len(args) != 1:
-        raise _usage("label SLOT|TAG")
-    where = args[0]
+    args, din_only = _take_flag(args, "din")
+    if len(args) > 1:
+        raise usage("label [SLOT|TAG] [din]")
+    where = args[0] if args else None
 
     def act(bench: Bench) -> str:
-        unit = _unit_where(bench.device, where)
+        if where is None:
+            unit = bench.device.at_station()
+            if unit is None:
+                raise BenchError("no unit is held at the scanning station (hold one first)")
+        else:
+            unit = _unit_where(bench.device, where)
+        if din_only:
+            bench.device.scan(unit.barcodes()[0])
+            return f"scanned the DIN of {describe_unit(unit)}"
         bench.device.scan_unit(unit)
-        return f"scanned the label of {_describe(unit)}"
-
-    return act
-
-
-def _badge(args: list[str], _rest: str) -> Action:
-    if len(args) != 1:
-        raise _usage("badge UID")
-    uid = args[0]
-
-    def act(bench: Bench) -> str:
-        bench.device.present_badge(uid)
-        return f"badge {uid.upper()} presented"
+        return f"scanned the label of {describe_unit(unit)}"
 
     return act
 
 
 def _scan(_args: list[str], rest: str) -> Action:
     if not rest:
-        raise _usage("scan DATA")
+        raise usage("scan DATA")
 
     def act(bench: Bench) -> str:
         bench.device.scan(rest)
@@ -247,7 +233,7 @@ def _scan(_args: list[str], rest: str) -> Action:
 
 def _garbage(args: list[str], _rest: str) -> Action:
     if not 1 <= len(args) <= 2 or args[0].lower() not in ("scanner", "badge"):
-        raise _usage("garbage scanner|badge [HEX]")
+        raise usage("garbage scanner|badge [HEX]")
     source = args[0].lower()
     try:
         raw = bytes.fromhex(args[1]) if len(args) == 2 else b"\xff\x00\x1b\x9c"
@@ -264,10 +250,10 @@ def _garbage(args: list[str], _rest: str) -> Action:
 def _door(args: list[str], _rest: str) -> Action:
     args, force = _take_flag(args, "force")
     if not 1 <= len(args) <= 2 or args[0].lower() not in ("open", "close"):
-        raise _usage("door open [force] [NAME] or door close [NAME]")
+        raise usage("door open [force] [NAME] or door close [NAME]")
     opening = args[0].lower() == "open"
     if force and not opening:
-        raise _usage("door close [NAME]  (force only applies to opening)")
+        raise usage("door close [NAME]  (force only applies to opening)")
     name = args[1] if len(args) == 2 else None
 
     def act(bench: Bench) -> str:
@@ -283,7 +269,7 @@ def _door(args: list[str], _rest: str) -> Action:
 
 def _ambient(args: list[str], _rest: str) -> Action:
     if len(args) != 1:
-        raise _usage("ambient CELSIUS")
+        raise usage("ambient CELSIUS")
     celsius = _number(args[0].removesuffix("C").removesuffix("°"), "the ambient temperature")
 
     def act(bench: Bench) -> str:
@@ -295,7 +281,7 @@ def _ambient(args: list[str], _rest: str) -> Action:
 
 def _power(args: list[str], _rest: str) -> Action:
     if len(args) != 1 or args[0].lower() not in ("cut", "restore"):
-        raise _usage("power cut|restore")
+        raise usage("power cut|restore")
     cut = args[0].lower() == "cut"
 
     def act(bench: Bench) -> str:
@@ -310,7 +296,7 @@ def _power(args: list[str], _rest: str) -> Action:
 
 def _battery(args: list[str], _rest: str) -> Action:
     if len(args) != 1:
-        raise _usage("battery PERCENT")
+        raise usage("battery PERCENT")
     percent = _number(args[0].removesuffix("%"), "the battery charge")
     if not 0 <= percent <= 100:
         raise CommandError(f"the battery charge is 0-100 %, got {args[0]}")
@@ -325,7 +311,7 @@ def _battery(args: list[str], _rest: str) -> Action:
 def _fault(args: list[str], _rest: str) -> Action:
     modes = ", ".join(mode.value for mode in ProbeFaultMode)
     if len(args) != 2:
-        raise _usage(f"fault PROBE MODE  (MODE: {modes})")
+        raise usage(f"fault PROBE MODE  (MODE: {modes})")
     probe = args[0]
     try:
         mode = ProbeFaultMode(args[1].lower())
@@ -344,12 +330,12 @@ def _jam_parser(*, jammed: bool) -> Callable[[list[str], str], Action]:
 
     def parse(args: list[str], _rest: str) -> Action:
         if not args or len(args) > 2:
-            raise _usage(f"{verb} SLOT or {verb} door [NAME]")
-        slot = _slot(args[0])
+            raise usage(f"{verb} SLOT or {verb} door [NAME]")
+        slot = slot_number(args[0])
         if slot is None and args[0].lower() != "door":
-            raise _usage(f"{verb} SLOT or {verb} door [NAME]")
+            raise usage(f"{verb} SLOT or {verb} door [NAME]")
         if slot is not None and len(args) != 1:
-            raise _usage(f"{verb} SLOT or {verb} door [NAME]")
+            raise usage(f"{verb} SLOT or {verb} door [NAME]")
         door = args[1] if len(args) == 2 else None
 
         def act(bench: Bench) -> str:
@@ -367,7 +353,7 @@ def _plug_parser(*, connected: bool) -> Callable[[list[str], str], Action]:
 
     def parse(args: list[str], _rest: str) -> Action:
         if len(args) != 1:
-            raise _usage(f"{verb} PART")
+            raise usage(f"{verb} PART")
         part = args[0]
 
         def act(bench: Bench) -> str:
@@ -388,7 +374,6 @@ _PARSERS: dict[str, Callable[[list[str], str], Action]] = {
     "take": _take,
     "stock": _stock,
     "label": _label,
-    "badge": _badge,
     "scan": _scan,
     "garbage": _garbage,
     "door": _door,
@@ -402,4 +387,5 @@ _PARSERS: dict[str, Callable[[list[str], str], Action]] = {
     "plug": _plug_parser(connected=True),
     "help": _help,
     "?": _help,
+    **CABINET_PARSERS,
 }

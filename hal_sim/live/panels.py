@@ -4,12 +4,15 @@ none of them changes the device."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.widgets import Static
 
+from agent.cabinet.desk import CabinetDesk
+from agent.cabinet.screen import Tone
 from agent.duration import format_duration
 from agent.hal.parts import IndicatorState, LightColour
 from hal_sim.device import SimDevice
@@ -18,8 +21,17 @@ from hal_sim.live.stockroom import group_name
 from hal_sim.parts import ProbeFaultMode
 from hal_sim.session import SimSession
 from hal_sim.thermal import PassiveBoxModel, RefrigeratorModel
+from hal_sim.units import SimUnit
 
-__all__ = ["ClimatePanel", "ContentsPanel", "DeviceHeader", "EventsPanel", "SlotCell", "SlotGrid"]
+__all__ = [
+    "CabinetPanel",
+    "ClimatePanel",
+    "ContentsPanel",
+    "DeviceHeader",
+    "EventsPanel",
+    "SlotCell",
+    "SlotGrid",
+]
 
 _LIGHT_STYLES = {
     LightColour.OFF: "grey42",
@@ -31,6 +43,12 @@ _INDICATOR_STYLES = {
     IndicatorState.QUIET: "green",
     IndicatorState.ATTENTION: "bold yellow",
     IndicatorState.ALARM: "bold white on red",
+}
+_TONE_STYLES = {
+    Tone.INFO: "bold",
+    Tone.ACT: "bold cyan",
+    Tone.REFUSED: "bold yellow",
+    Tone.ALARM: "bold white on red",
 }
 _DIN_TAIL = 4
 """How many trailing DIN characters a slot cell shows, after the group: a cell is 8 wide."""
@@ -121,6 +139,51 @@ class SlotGrid(Grid):
     def show(self, device: SimDevice) -> None:
         for cell in self.query(SlotCell):
             cell.show(device)
+
+
+class CabinetPanel(_Panel):
+    """What a person at a dispensing cabinet sees and holds: the cabinet's screen message in
+    its tone, who is signed in and doing what, the slots released and for whom, the unit on
+    the scanning station and the units in the bench person's hands (``in_hand``, by DIN)."""
+
+    def show(self, desk: CabinetDesk, device: SimDevice, in_hand: Mapping[str, SimUnit]) -> None:
+        screen = desk.screen
+        text = Text("Screen  ", style="bold")
+        text.append(screen.message, style=_TONE_STYLES[screen.tone])
+        text.append("\nSigned in  ")
+        session = desk.session
+        if session is None:
+            text.append("nobody", style="grey62")
+        else:
+            user = session.user
+            roles = ", ".join(sorted(role.value for role in user.roles))
+            text.append(f"{user.name} ({roles}), {session.mode.value.replace('_', ' ')}")
+            if session.stale_list:
+                text.append("  BADGE LIST STALE: emergency only", style="bold red")
+        text.append("\nOpen slots  ")
+        text.append(self._open_slots(desk, device) or "none")
+        held = device.at_station()
+        text.append("\nStation  ")
+        text.append("empty" if held is None else _unit_text(held))
+        text.append("   In hand  ")
+        text.append(", ".join(_unit_text(unit) for unit in in_hand.values()) or "nothing")
+        self._show(text)
+
+    @staticmethod
+    def _open_slots(desk: CabinetDesk, device: SimDevice) -> str:
+        grants = desk.cabinet.grants
+        opened = []
+        for slot, grant in sorted(grants.items()):
+            who = "" if grant.patient_id is None else f" for {grant.patient_id}"
+            opened.append(f"{slot} ({grant.purpose.value}{who}: take {grant.din[-_DIN_TAIL:]})")
+        for slot, lock in sorted(device.locks.items()):
+            if not lock.locked.value and slot not in grants:
+                opened.append(f"{slot} (put a unit in)")
+        return ", ".join(opened)
+
+
+def _unit_text(unit: SimUnit) -> str:
+    return f"{group_name(unit.blood_group)} {unit.din}"
 
 
 class ContentsPanel(_Panel):

@@ -21,12 +21,9 @@ from agent.config.kinds import OPTIONAL, REQUIRED, NameList, Number, Text
 from hal_sim.blood_bank import DEFAULT_VALID_H
 from hal_sim.scenario.kinds import Duration, Named
 from hal_sim.scenario.model import Action, Bench, DeviceFacts, StepSpec, call_text
-from hal_sim.staff import CabinetRefused, desk_of, stock_in
+from hal_sim.staff import SCREEN_CHOICES, CabinetRefused, desk_of, stock_in
 
-__all__ = ["CABINET_ACTIONS", "CHOICES"]
-
-CHOICES = ("dispense", "stock_in", "return", "emergency", "dispose", "acknowledge", "sign_out")
-"""The choices on the cabinet's touch screen."""
+__all__ = ["CABINET_ACTIONS"]
 
 _IDENTIFIER = Text(
     "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
@@ -182,7 +179,7 @@ CABINET_ACTIONS: dict[str, StepSpec[Action]] = {
     TakeFromStation.NAME: StepSpec((), TakeFromStation),
     Choose.NAME: StepSpec(
         (
-            Field("choice", Named("screen choice", CHOICES)),
+            Field("choice", Named("screen choice", SCREEN_CHOICES)),
             Field("reason", Text(allow_empty=True), ""),
         ),
         Choose,
