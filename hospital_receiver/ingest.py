@@ -232,9 +232,14 @@ class Ingest:
 
 def _ranges(rows: Sequence[RecordRow]) -> tuple[SequenceRange, ...]:
     """The fewest ranges covering exactly ``rows`` - which the decoder returns ascending, one
-    of each - in one pass (``ranges_of`` sorts and deduplicates first: it takes any keys)."""
+    of each - in one pass (``ranges_of`` sorts and deduplicates first: it takes any keys).
+    The usual batch is one run: its first and last row tell (ascending and one of each, its
+    rows of one epoch are consecutive exactly when the sequences span as many as there are)."""
+    (epoch, first), (last_epoch, last) = rows[0][:2], rows[-1][:2]
+    if epoch == last_epoch and last - first == len(rows) - 1:
+        return (SequenceRange(epoch, first, last),)
     ranges: list[SequenceRange] = []
-    epoch, first, last = rows[0][0], rows[0][1], rows[0][1]
+    last = first
     for row in rows[1:]:
         sequence = row[1]
         if sequence != last + 1 or row[0] != epoch:

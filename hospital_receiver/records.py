@@ -61,13 +61,14 @@ class StoredRecords(Sequence[StoredRecord]):
         return self._record(self._rows[index])
 
     def _record(self, row: RecordRow) -> StoredRecord:
+        epoch, sequence, kind, wall_ns, mono_ns, synced, payload = row
         return StoredRecord(
-            identity=Identity(self.device, row.epoch, row.sequence),
-            type=row.type,
-            wall_ns=row.wall_ns,
-            monotonic_ns=row.mono_ns,
-            clock_synchronised=row.synced,
-            payload=row.payload,
+            identity=Identity(self.device, epoch, sequence),
+            type=kind,
+            wall_ns=wall_ns,
+            monotonic_ns=mono_ns,
+            clock_synchronised=synced,
+            payload=payload,
             historical=self.historical,
         )
 

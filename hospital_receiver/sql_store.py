@@ -193,7 +193,7 @@ def _groups(records: Sequence[StoredRecord]) -> list[tuple[str, bool, Sequence[R
         if not groups or groups[-1][:2] != (identity.device, record.historical):
             groups.append((identity.device, record.historical, []))
         groups[-1][2].append(
-            RecordRow(
+            (
                 identity.boot_epoch,
                 identity.sequence,
                 record.type,

@@ -1,12 +1,14 @@
-"""Wire records and rows: the fast paths give exactly what the event paths give.
+"""Stored rows and received rows: the fast paths give exactly what the event paths give.
 
-The sync link sends journal records as :class:`WireRecord` s and the receiver stores batches
-decoded as :class:`RecordRow` s; both must be indistinguishable on the wire and in the database
-from the typed-event paths (the same bytes out, the same records in, the same typed errors).
+The sync link sends the journal's outbox rows (:data:`StoredRow` s) and the receiver stores
+batches decoded as :data:`RecordRow` s; both must be indistinguishable on the wire and in the
+database from the typed-event paths (the same bytes out, the same records in, the same typed
+errors).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -15,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.events import Event
+from agent.events import Event, TemperatureSample
 from agent.payload_codec import (
     PayloadDecodeError,
     decode_payload,
@@ -24,16 +26,18 @@ from agent.payload_codec import (
     payload_to_map,
 )
 from agent.sync.protocol import (
+    BadPayload,
     BatchAck,
     BatchLimits,
     ProtocolError,
     RecordBatch,
     RecordRow,
     RecordRows,
+    StoredRow,
     Topic,
     TopicKind,
+    UnknownRecordType,
     WireBatch,
-    WireRecord,
     decode_message,
     decode_record_rows,
     encode_message,
@@ -49,20 +53,21 @@ from tests.test_protocol_strategies import batches, payloads
 U64 = 2**64 - 1
 
 
-def _wire(event: Event) -> WireRecord:
-    return WireRecord.from_stored(
-        epoch=event.id.boot_epoch,
-        sequence=event.id.sequence,
-        event_type=event.type.value,
-        wall_ns=event.wall_ns,
-        mono_ns=event.monotonic_ns,
-        synced=event.clock_synchronised,
-        payload=encode_payload(event.payload),
+def _wire(event: Event) -> StoredRow:
+    """The event as the journal's outbox returns it (``synced`` as SQLite's 0/1)."""
+    return (
+        event.id.sequence,
+        event.id.boot_epoch,
+        event.type.value,
+        event.wall_ns,
+        event.monotonic_ns,
+        int(event.clock_synchronised),
+        encode_payload(event.payload),
     )
 
 
 def _row(event: Event) -> RecordRow:
-    return RecordRow(
+    return (
         event.id.boot_epoch,
         event.id.sequence,
         event.type.value,
@@ -138,16 +143,45 @@ def test_payload_map_refuses_and_converts_like_decode_payload(data: bytes) -> No
 
 
 def test_an_unknown_stored_type_is_refused_like_to_event() -> None:
+    with pytest.raises(UnknownRecordType):
+        WireBatch("cab-01", ((1, 1, "teleported", 1, 1, 1, cbor2.dumps({})),))
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload"),
+    [
+        ("temperature_sample", cbor2.dumps({"probe": "air", "celsius": float("nan")})),
+        ("temperature_sample", cbor2.dumps({"probe": "air", "celsius": "4"})),
+        ("temperature_sample", cbor2.dumps({"probe": "air", "celsius": 4.0, "x": 1})),
+        ("temperature_sample", b"\xa2"),
+        ("door_changed", cbor2.dumps({"door": "main"})),
+    ],
+)
+def test_a_stored_payload_is_refused_like_to_event(kind: str, payload: bytes) -> None:
     with pytest.raises(PayloadDecodeError):
-        WireRecord.from_stored(
-            epoch=1,
-            sequence=1,
-            event_type="teleported",
-            wall_ns=1,
-            mono_ns=1,
-            synced=True,
-            payload=cbor2.dumps({}),
+        decode_payload(kind, payload)
+    good = _wire(next(week_of_records("cab-01")))
+    batch = WireBatch("cab-01", (good, (good[0] + 1, good[1], kind, 1, 1, 1, payload)))
+    with pytest.raises(BadPayload):
+        encode_message(batch)
+
+
+def test_stored_samples_encoded_otherwise_join_their_probes_column() -> None:
+    """A sample whose payload is not the codec's own encoding (an integer reading, the keys the
+    other way round) decodes to the same sample: it packs exactly as the event would."""
+    events = list(itertools.islice(week_of_records("cab-01"), 50))
+    rows = [_wire(event) for event in events]
+    for at, celsius in ((3, 4), (20, None)):
+        sample = events[at].payload
+        assert isinstance(sample, TemperatureSample)
+        reading = sample.celsius if celsius is None else celsius
+        payload = cbor2.dumps({"celsius": reading, "probe": sample.probe})
+        rows[at] = (*rows[at][:6], payload)
+        events[at] = dataclasses.replace(
+            events[at], payload=decode_payload("temperature_sample", payload)
         )
+    expected = encode_message(RecordBatch("cab-01", tuple(events), historical=True))
+    assert encode_message(WireBatch("cab-01", tuple(rows), historical=True)) == expected
 
 
 def test_a_week_packs_to_the_same_batches_either_way() -> None:
@@ -158,7 +192,7 @@ def test_a_week_packs_to_the_same_batches_either_way() -> None:
         "cab-01", [_wire(e) for e in events], historical=True, limits=limits
     )
     assert [p.data for p in by_wire] == [p.data for p in by_events]
-    assert [r.key for p in by_wire for r in p.batch.records] == [
+    assert [(r[1], r[0]) for p in by_wire for r in p.batch.records] == [
         (e.id.boot_epoch, e.id.sequence) for e in events
     ]
 
@@ -170,11 +204,17 @@ def test_a_wire_batch_checks_what_a_record_batch_checks() -> None:
     with pytest.raises(ProtocolError):
         WireBatch("cab-01", (record, record))
     with pytest.raises(ProtocolError):
-        WireBatch("cab-01", (record._replace(wall_ns=U64 + 1),))
+        WireBatch("cab-01", ((*record[:3], U64 + 1, *record[4:]),))
     with pytest.raises(ProtocolError):
-        WireBatch("cab-01", (record._replace(epoch=-1),))
+        WireBatch("cab-01", ((record[0], -1, *record[2:]),))
     with pytest.raises(ProtocolError):
-        WireBatch("cab-01", (record._replace(type="teleported"),))
+        WireBatch("cab-01", ((*record[:2], "teleported", *record[3:]),))
+    with pytest.raises(ProtocolError):
+        WireBatch("cab-01", ((*record[:5], 2, record[6]),))
+    with pytest.raises(ProtocolError):
+        WireBatch("cab-01", ((*record[:6], {"probe": "air", "celsius": 4.0}),))  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError):
+        WireBatch("cab-01", (record, (record[0] + 1, record[1] - 1, *record[2:])))
 
 
 def _batch_map(**changes: Any) -> dict[str, Any]:

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.sync.protocol import RecordRow
 from hospital_receiver.postgres_store import PostgresStore
 from hospital_receiver.records import Identity, StoredRecord, StoredRecords
 from hospital_receiver.sql_store import SequenceOutOfRange
@@ -144,7 +143,7 @@ def test_progress_is_the_longest_stored_prefix(
 @pytest.mark.parametrize("count", [1, 63, 64, 65, 200])
 def test_a_batch_of_any_size_is_stored_whole_and_once(tmp_path: Path, count: int) -> None:
     rows = tuple(
-        RecordRow(1, sequence, "x", sequence, sequence, sequence % 2 == 0, b"\xa1\x01\x02")
+        (1, sequence, "x", sequence, sequence, sequence % 2 == 0, b"\xa1\x01\x02")
         for sequence in range(count)
     )
     db = SqliteStore(tmp_path / "r.db")

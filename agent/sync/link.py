@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import operator
 import os
 import random
 from collections.abc import Sequence
@@ -70,7 +71,6 @@ from agent.sync.protocol import (
     ProtocolError,
     Topic,
     TopicKind,
-    WireRecord,
     decode_message,
     encode_message,
     pack_wire_batches,
@@ -81,6 +81,10 @@ __all__ = ["LinkSettings", "SubscriptionRefused", "SyncLink"]
 
 _log = logging.getLogger(__name__)
 
+_KEY = operator.itemgetter(1, 0)
+"""A journal outbox row's (boot epoch, sequence)."""
+_SEQUENCE = operator.itemgetter(1)
+"""A key's sequence."""
 _FIRST_FAILURE_CODE = 0x80
 _GOODBYE_TIMEOUT_S = 2.0
 
@@ -328,29 +332,17 @@ class SyncLink:
                 max_bytes=limits.max_bytes,
                 before_sequence=fetch.before,
             )
-            keys = [(row[1], row[0]) for row in rows]
+            keys = list(map(_KEY, rows))
             chosen = session.take(fetch, keys)
             if not chosen:
                 continue
             if len(chosen) < len(rows):
                 wanted = set(chosen)
                 rows = [row for row, key in zip(rows, keys, strict=True) if key in wanted]
-            # The journal's payload bytes decoded once into the maps that go on the wire (and
-            # checked like to_event() would): no typed events to build and take apart again.
-            records = [
-                WireRecord.from_stored(
-                    epoch=epoch,
-                    sequence=sequence,
-                    event_type=event_type,
-                    wall_ns=wall_ns,
-                    mono_ns=mono_ns,
-                    synced=bool(synced),
-                    payload=payload,
-                )
-                for sequence, epoch, event_type, wall_ns, mono_ns, synced, payload in rows
-            ]
+            # The journal's rows go to the batches as they are: their payloads are checked and
+            # turned into the wire's forms there (samples straight from their bytes).
             packed = pack_wire_batches(
-                self.device_id, records, historical=fetch.historical, limits=limits
+                self.device_id, rows, historical=fetch.historical, limits=limits
             )
             now = loop.time()
             ready: list[tuple[bytes, bytes]] = []
@@ -436,7 +428,7 @@ class SyncLink:
                 "" if ack.reason is None else f" ({ack.reason}: {ack.detail})",
             )
         if result.acknowledged:
-            self._acked.extend(sequence for _, sequence in result.acknowledged)
+            self._acked.extend(map(_SEQUENCE, result.acknowledged))
             self._acked_ready.set()
         if result.held:
             _log.warning(

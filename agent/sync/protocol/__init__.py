@@ -75,7 +75,7 @@ from agent.sync.protocol.topics import (
     parse_topic,
     shared_filter,
 )
-from agent.sync.protocol.wire import RecordRow, WireRecord
+from agent.sync.protocol.wire import RecordRow, StoredRow
 
 __all__ = [
     "COMMAND_TYPES",
@@ -119,6 +119,7 @@ __all__ = [
     "RejectReason",
     "Resync",
     "SequenceRange",
+    "StoredRow",
     "Topic",
     "TopicKind",
     "UnexpectedField",
@@ -128,7 +129,6 @@ __all__ = [
     "UnknownRecordType",
     "UnsupportedVersion",
     "WireBatch",
-    "WireRecord",
     "WrongDevice",
     "WrongTopic",
     "WrongType",

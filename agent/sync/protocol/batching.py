@@ -14,11 +14,11 @@ from typing import TypeVar
 from agent.events import Event
 from agent.sync.protocol.envelope import MAX_MESSAGE_BYTES, encode_message
 from agent.sync.protocol.records import RecordBatch, WireBatch
-from agent.sync.protocol.wire import WireRecord
+from agent.sync.protocol.wire import StoredRow
 
 __all__ = ["BatchLimits", "PackedBatch", "PackedWireBatch", "pack_batches", "pack_wire_batches"]
 
-_R = TypeVar("_R", Event, WireRecord)
+_R = TypeVar("_R", Event, StoredRow)
 _B = TypeVar("_B", RecordBatch, WireBatch)
 
 
@@ -61,7 +61,7 @@ def pack_batches(
 
 @dataclass(frozen=True, slots=True)
 class PackedWireBatch:
-    """A batch of wire records and its encoding, ready to publish."""
+    """A batch of stored rows and its encoding, ready to publish."""
 
     batch: WireBatch
     data: bytes
@@ -69,12 +69,13 @@ class PackedWireBatch:
 
 def pack_wire_batches(
     device: str,
-    records: Sequence[WireRecord],
+    records: Sequence[StoredRow],
     *,
     historical: bool,
     limits: BatchLimits,
 ) -> list[PackedWireBatch]:
-    """:func:`pack_batches` for wire records: the same batches, encoded to the same bytes."""
+    """:func:`pack_batches` for the journal's stored rows: the same batches, encoded to the
+    same bytes."""
     packed = _cut(WireBatch, device, records, historical, limits)
     return [PackedWireBatch(batch, data) for batch, data in packed]
 
@@ -117,7 +118,7 @@ def _pack(
     _pack(make, device, records[half:], limits, historical=historical, into=into)
 
 
-def _describe(device: str, record: Event | WireRecord) -> str:
+def _describe(device: str, record: Event | StoredRow) -> str:
     if isinstance(record, Event):
         return str(record.id)
-    return f"{device}/{record.epoch}/{record.sequence}"
+    return f"{device}/{record[1]}/{record[0]}"

@@ -18,26 +18,30 @@ plain form. Decoding a column gives back events equal to the ones encoded.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import math
 import operator
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import cbor2
+
 from agent.events import Event, EventType, RecordId, TemperatureSample
 from agent.payload_codec import encode_payload
 from agent.sync.protocol.errors import ImpossibleValue
 from agent.sync.protocol.fields import MAX_U64, Fields, as_int
-from agent.sync.protocol.wire import RecordRow, WireRecord
+from agent.sync.protocol.wire import RecordRow, StoredRow, stored_payload_map
 
 __all__ = [
     "DIVISORS",
     "MAX_DIVISOR",
     "decode_column",
     "decode_column_rows",
+    "pack_stored_temperatures",
     "pack_temperatures",
-    "pack_wire_temperatures",
 ]
 
 DIVISORS = (100, 1000, 128)
@@ -52,8 +56,6 @@ _HIGH = 2**64 - 1
 """The range of CBOR's integer major types 0 and 1: column items never need a bignum."""
 _SCALED_LIMIT = 2.0**64
 _TEMPERATURE = EventType.TEMPERATURE_SAMPLE.value
-_DOUBLE = struct.Struct(">d")
-_ZERO_DOUBLE = b"\xfb" + bytes(8)
 
 
 def _numerator(celsius: float, divisor: int) -> int | None:
@@ -78,10 +80,10 @@ def _all_numerators(values: list[float], divisor: int) -> list[int] | None:
     if 0.0 in values:  # 0.0 or -0.0: only the per-sample check tells them apart
         return None
     try:
-        numerators = [round(value * divisor) for value in values]
+        numerators = list(map(round, map(operator.mul, values, itertools.repeat(divisor))))
     except (OverflowError, ValueError):  # an infinity or a NaN
         return None
-    if [n / divisor for n in numerators] != values:
+    if list(map(operator.truediv, numerators, itertools.repeat(divisor))) != values:
         return None
     if min(numerators) < _LOW or max(numerators) > _HIGH:
         return None
@@ -232,27 +234,109 @@ def pack_temperatures(records: Iterable[Event]) -> tuple[list[dict[str, Any]], l
     return _pack(groups, plain), plain
 
 
-def pack_wire_temperatures(
-    records: Iterable[WireRecord],
-) -> tuple[list[dict[str, Any]], list[WireRecord]]:
-    """:func:`pack_temperatures` for wire records: the same columns for the same records."""
-    groups: dict[tuple[str, int, bool], _Group] = {}
-    plain: list[WireRecord] = []
-    for record in records:
-        if record.type == _TEMPERATURE:
-            payload = record.payload
-            key = (payload["probe"], record.epoch, record.synced)
-            group = groups.get(key)
-            if group is None:
-                group = groups[key] = _Group()
-            group.seqs.append(record.sequence)
-            group.monos.append(record.mono_ns)
-            group.walls.append(record.wall_ns)
-            group.values.append(payload["celsius"])
-            group.records.append(record)
-        else:
-            plain.append(record)
+def pack_stored_temperatures(
+    rows: Sequence[StoredRow],
+) -> tuple[list[dict[str, Any]], list[StoredRow]]:
+    """:func:`pack_temperatures` for stored rows (ascending, checked by the batch): the same
+    columns for the same records, and the rows left for the plain form. A sample whose payload
+    :func:`~agent.payload_codec.decode_payload` refuses raises :class:`BadPayload`."""
+    is_sample = [row[2] == _TEMPERATURE for row in rows]
+    samples = list(itertools.compress(rows, is_sample))
+    plain = list(itertools.compress(rows, map(operator.not_, is_sample)))
+    if not samples:
+        return [], plain
+    groups = _canonical_groups(samples)
+    if groups is None:
+        groups = _decoded_groups(samples)
     return _pack(groups, plain), plain
+
+
+_HEAD = slice(None, -8)
+_TAIL = slice(-8, None)
+
+
+@functools.lru_cache(maxsize=256)
+def _canonical_probe(head: bytes) -> str | None:
+    """The probe whose samples encode as ``head`` followed by the reading's 8 bytes, if
+    ``head`` is exactly that prefix of :func:`~agent.payload_codec.encode_payload`'s encoding
+    (a map of ``probe``, then ``celsius`` as a CBOR double); None for anything else."""
+    try:
+        value = cbor2.loads(head + bytes(8))
+    # A third-party decoder on a stored payload: whatever it raises, the slow path decides.
+    except Exception:  # noqa: BLE001
+        return None
+    probe = value.get("probe") if type(value) is dict else None
+    if type(probe) is not str:
+        return None
+    sample = TemperatureSample(probe, 0.0)
+    return probe if encode_payload(sample) == head + bytes(8) else None
+
+
+def _canonical_groups(samples: list[StoredRow]) -> dict[tuple[str, int, bool], _Group] | None:
+    """The samples' groups read straight from their payload bytes, when every payload is a
+    probe's canonical prefix (:func:`_canonical_probe`) and a finite double - what
+    ``payload_map`` accepts and returns as ``{"probe": probe, "celsius": value}`` for such
+    bytes; None (the per-sample path decides) otherwise.
+
+    A cabinet samples its probes in turn: when every ``n``-th sample is the same probe's (``n``
+    probes, one boot epoch and clock state), each group is a slice, taken without a look at
+    each sample; otherwise samples are grouped one by one."""
+    seqs, epochs, _, walls, monos, synced, payloads = zip(*samples, strict=True)
+    heads = [payload[:-8] for payload in payloads]
+    probes: dict[bytes, str] = {}
+    for head in set(heads):
+        probe = _canonical_probe(head)
+        if probe is None:
+            return None
+        probes[head] = probe
+    values = struct.unpack(f">{len(samples)}d", b"".join([payload[-8:] for payload in payloads]))
+    if not all(map(math.isfinite, values)):
+        return None
+    period = len(probes)
+    if heads[period:] == heads[:-period] and len({*epochs}) == 1 and len({*synced}) == 1:
+        epoch, clock = epochs[0], bool(synced[0])
+        return {
+            (probes[heads[i]], epoch, clock): _Group(
+                list(seqs[i::period]),
+                list(monos[i::period]),
+                list(walls[i::period]),
+                list(values[i::period]),
+                samples[i::period],
+            )
+            for i in range(period)
+        }
+    keys = list(zip(map(probes.__getitem__, heads), epochs, map(bool, synced), strict=True))
+    members: dict[tuple[str, int, bool], list[int]] = {key: [] for key in dict.fromkeys(keys)}
+    for i, key in enumerate(keys):
+        members[key].append(i)
+    return {
+        key: _Group(
+            list(map(seqs.__getitem__, indexes)),
+            list(map(monos.__getitem__, indexes)),
+            list(map(walls.__getitem__, indexes)),
+            list(map(values.__getitem__, indexes)),
+            list(map(samples.__getitem__, indexes)),
+        )
+        for key, indexes in members.items()
+    }
+
+
+def _decoded_groups(samples: list[StoredRow]) -> dict[tuple[str, int, bool], _Group]:
+    """The samples' groups, each payload decoded and checked on its own."""
+    groups: dict[tuple[str, int, bool], _Group] = {}
+    for row in samples:
+        sequence, epoch, _, wall, mono, synced, _ = row
+        payload = stored_payload_map(row)
+        key = (payload["probe"], epoch, bool(synced))
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group()
+        group.seqs.append(sequence)
+        group.monos.append(mono)
+        group.walls.append(wall)
+        group.values.append(payload["celsius"])
+        group.records.append(row)
+    return groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,20 +429,35 @@ def decode_column_rows(value: object, where: str) -> list[RecordRow]:
     """:func:`decode_column` as rows: the same checks, the same records, each payload in its
     canonical encoding (:func:`~agent.payload_codec.encode_payload` of the decoded sample)."""
     c = _samples(value, where)
-    divisor = c.divisor
-    celsius = [numerator / divisor for numerator in c.numerators]
+    celsius = map(operator.truediv, c.numerators, itertools.repeat(c.divisor))
     # A sample's encoding is a fixed head, then its value as a CBOR double (major type 7,
-    # 0xfb): the head is computed once, checked against the codec on the first sample.
-    head = encode_payload(TemperatureSample(c.probe, 0.0))
-    if head.endswith(_ZERO_DOUBLE):
-        head = head[:-8]
-        payloads = [head + _DOUBLE.pack(x) for x in celsius]
-        if payloads[0] != encode_payload(TemperatureSample(c.probe, celsius[0])):
-            payloads = [encode_payload(TemperatureSample(c.probe, x)) for x in celsius]
-    else:
-        payloads = [encode_payload(TemperatureSample(c.probe, x)) for x in celsius]
-    epoch, synced = c.epoch, c.synchronised
-    return [
-        RecordRow(epoch, sequence, _TEMPERATURE, wall, mono, synced, payload)
-        for sequence, mono, wall, payload in zip(c.seqs, c.monos, c.walls, payloads, strict=True)
-    ]
+    # 0xfb): the head is computed once, the whole encoding checked against the codec on the
+    # first sample.
+    head = encode_payload(TemperatureSample(c.probe, 0.0))[:-8]
+    encoding = _payload_struct(len(head))
+    payloads = list(map(encoding.pack, itertools.repeat(head), celsius))
+    first = TemperatureSample(c.probe, c.numerators[0] / c.divisor)
+    if payloads[0] != encode_payload(first):
+        payloads = [
+            encode_payload(TemperatureSample(c.probe, numerator / c.divisor))
+            for numerator in c.numerators
+        ]
+    count = len(payloads)
+    return list(
+        zip(
+            itertools.repeat(c.epoch, count),
+            c.seqs,
+            itertools.repeat(_TEMPERATURE, count),
+            c.walls,
+            c.monos,
+            itertools.repeat(c.synchronised, count),
+            payloads,
+            strict=True,
+        )
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _payload_struct(head_length: int) -> struct.Struct:
+    """Packs a sample's head (its encoding up to its double's 8 bytes) and its reading."""
+    return struct.Struct(f">{head_length}sd")

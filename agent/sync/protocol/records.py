@@ -12,6 +12,7 @@ carry exactly) is a plain array ``[epoch, seq, type, wall_ns, mono_ns, synced, p
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -20,8 +21,8 @@ from agent.payload_codec import PayloadDecodeError, decode_payload, encode_paylo
 from agent.sync.protocol.compact import (
     decode_column,
     decode_column_rows,
+    pack_stored_temperatures,
     pack_temperatures,
-    pack_wire_temperatures,
 )
 from agent.sync.protocol.errors import (
     BadPayload,
@@ -32,7 +33,7 @@ from agent.sync.protocol.errors import (
 )
 from agent.sync.protocol.fields import MAX_U64, Fields, as_array, as_text, as_uint
 from agent.sync.protocol.topics import TopicKind, check_identifier
-from agent.sync.protocol.wire import RecordRow, WireRecord
+from agent.sync.protocol.wire import RecordRow, StoredRow, stored_payload_map
 
 __all__ = ["RecordBatch", "RecordRows", "WireBatch"]
 
@@ -98,14 +99,16 @@ class RecordBatch:
 
 @dataclass(frozen=True, slots=True)
 class WireBatch:
-    """A :class:`RecordBatch` of :class:`WireRecord` s, for sending only: the same checks, and
-    it encodes to exactly the bytes the same records as events would."""
+    """A :class:`RecordBatch` of :data:`~agent.sync.protocol.wire.StoredRow` s (the journal's
+    outbox rows), for sending only: the same checks, and it encodes to exactly the bytes the
+    same records as events would. The checks run over whole columns at once; a batch that
+    fails them is looked at record by record for the error to raise."""
 
     KIND: ClassVar[str] = RecordBatch.KIND
     TOPIC: ClassVar[TopicKind] = RecordBatch.TOPIC
 
     device: str
-    records: tuple[WireRecord, ...]
+    records: tuple[StoredRow, ...]
     historical: bool = False
 
     def __post_init__(self) -> None:
@@ -113,24 +116,17 @@ class WireBatch:
         object.__setattr__(self, "records", tuple(self.records))
         if not self.records:
             raise ImpossibleValue("a batch holds at least one record")
-        for record in self.records:
-            if type(record.synced) is not bool or type(record.payload) is not dict:
-                raise WrongType(f"record {record.key}: synced is a boolean, the payload a map")
-            if record.type not in _EVENT_TYPES:
-                raise UnknownRecordType(f"record {record.key}: unknown type {record.type!r}")
-        _check_keys(
-            [(r.epoch, r.sequence, r.wall_ns, r.mono_ns, self.device) for r in self.records],
-            self.device,
-        )
+        _check_stored(self.records, self.device)
 
     def to_fields(self) -> dict[str, Any]:
-        """The message's fields (besides version and kind), ready for CBOR."""
-        columns, plain = pack_wire_temperatures(self.records)
-        plain.sort(key=lambda record: (record.epoch, record.sequence))
+        """The message's fields (besides version and kind), ready for CBOR; a payload that
+        :func:`~agent.payload_codec.decode_payload` refuses raises :class:`BadPayload`."""
+        columns, plain = pack_stored_temperatures(self.records)
+        plain.sort(key=_STORED_KEY)
         return {
             "device": self.device,
             "historical": self.historical,
-            "records": [[*record] for record in plain],
+            "records": list(map(_stored_plain, plain)),
             "temperatures": columns,
         }
 
@@ -138,7 +134,7 @@ class WireBatch:
 @dataclass(frozen=True, slots=True)
 class RecordRows:
     """A received batch as rows, for storing: what :meth:`RecordBatch.from_fields` checks,
-    checked the same way (the same typed errors), without building events."""
+    checked the same way (the same typed errors), without building events for the samples."""
 
     KIND: ClassVar[str] = RecordBatch.KIND
     TOPIC: ClassVar[TopicKind] = RecordBatch.TOPIC
@@ -158,7 +154,7 @@ class RecordRows:
         for i, item in enumerate(plain):
             event = _from_plain(item, device, f"{fields.where}.records[{i}]")
             rows.append(
-                RecordRow(
+                (
                     event.id.boot_epoch,
                     event.id.sequence,
                     event.type.value,
@@ -170,19 +166,51 @@ class RecordRows:
             )
         for i, column in enumerate(columns):
             rows.extend(decode_column_rows(column, f"{fields.where}.temperatures[{i}]"))
-        rows.sort(key=_row_key)
         if not rows:
             raise ImpossibleValue("a batch holds at least one record")
-        _check_keys([(r.epoch, r.sequence, r.wall_ns, r.mono_ns, device) for r in rows], device)
+        # Every number was checked by its decoder; left to check: one of each identity.
+        rows.sort(key=_ROW_KEY)
+        keys = list(map(_ROW_KEY, rows))
+        if not all(map(operator.lt, keys, keys[1:])):
+            _check_keys([(r[0], r[1], r[3], r[4], device) for r in rows], device)
         return cls(device=device, rows=tuple(rows), historical=historical)
 
     def keys(self) -> list[tuple[int, int]]:
         """The rows' (epoch, sequence), ascending."""
-        return [(row.epoch, row.sequence) for row in self.rows]
+        return list(map(_ROW_KEY, self.rows))
 
 
-def _row_key(row: RecordRow) -> tuple[int, int]:
-    return (row.epoch, row.sequence)
+_ROW_KEY = operator.itemgetter(0, 1)
+"""A :data:`RecordRow`'s (epoch, sequence)."""
+_STORED_KEY = operator.itemgetter(1, 0)
+"""A :data:`StoredRow`'s (epoch, sequence)."""
+
+
+def _check_stored(rows: tuple[StoredRow, ...], device: str) -> None:
+    """What :class:`RecordBatch` checks of its events, for stored rows: seven items each, a
+    known type, ``synced`` a boolean (or 0/1), the payload bytes, and :func:`_check_keys`."""
+    if {*map(len, rows)} != {_PLAIN_LENGTH}:
+        raise WrongType(f"a stored row has {_PLAIN_LENGTH} items")
+    sequences, epochs, kinds, walls, monos, synced, payloads = zip(*rows, strict=True)
+    if {*map(type, kinds)} != {str} or not _EVENT_TYPES.issuperset(kinds):
+        bad = next(r for r in rows if type(r[2]) is not str or r[2] not in _EVENT_TYPES)
+        raise UnknownRecordType(f"record {bad[1]}/{bad[0]}: unknown type {bad[2]!r}")
+    if not ({*map(type, synced)} <= {bool, int} and {*synced} <= {0, 1}) or (
+        {*map(type, payloads)} != {bytes}
+    ):
+        raise WrongType("a stored row's synced is a boolean (or 0/1), its payload bytes")
+    if not (
+        all(map(_u64s, (epochs, sequences, walls, monos)))
+        and all(map(operator.lt, sequences, sequences[1:]))
+        and all(map(operator.le, epochs, epochs[1:]))
+    ):
+        devices = [device] * len(rows)
+        _check_keys(list(zip(epochs, sequences, walls, monos, devices, strict=True)), device)
+
+
+def _u64s(numbers: tuple[int, ...]) -> bool:
+    """Whether every item is an integer (not a boolean) in 0 … 2^64-1."""
+    return {*map(type, numbers)} == {int} and min(numbers) >= 0 and max(numbers) <= MAX_U64
 
 
 def _check_keys(records: list[tuple[int, int, int, int, str]], device: str) -> None:
@@ -214,6 +242,11 @@ def _check_keys(records: list[tuple[int, int, int, int, str]], device: str) -> N
                 f"{previous} then {key}"
             )
         previous = key
+
+
+def _stored_plain(row: StoredRow) -> list[Any]:
+    sequence, epoch, kind, wall, mono, synced, _ = row
+    return [epoch, sequence, kind, wall, mono, bool(synced), stored_payload_map(row)]
 
 
 def _plain(event: Event) -> list[Any]:

@@ -1,72 +1,38 @@
-"""Records as the wire carries them, without the typed :class:`~agent.events.Event` around them.
+"""Records as plain tuples, the shapes both ends of a drain handle them in by the hundred thousand.
 
 The journal holds each record's payload already CBOR-encoded, and the receiver stores it
-encoded: neither end needs typed payloads for the bulk of a drain. :class:`WireRecord` is what
-the device sends (its payload the map that goes on the wire, decoded and checked once from the
-journal's bytes); :class:`RecordRow` is what a receiver decodes from a batch (its payload in the
+encoded: neither end needs typed :class:`~agent.events.Event` s for the bulk of a drain, nor an
+object per record. A :data:`StoredRow` is what the device sends from (the journal's outbox row
+as it is read); a :data:`RecordRow` is what a receiver decodes from a batch (its payload in the
 canonical encoding, the bytes :func:`~agent.payload_codec.encode_payload` gives). A batch of
-wire records encodes to exactly the bytes the same records as events encode to.
+stored rows encodes to exactly the bytes the same records as events encode to, and a batch
+decodes to exactly the rows of the events it carries (``tests/test_protocol_wire_records.py``).
 """
 
 from __future__ import annotations
 
-import functools
-from typing import Any, NamedTuple
+from typing import Any
 
-from agent.payload_codec import payload_map
+from agent.payload_codec import PayloadDecodeError, payload_map
+from agent.sync.protocol.errors import BadPayload
 
-_payload_map = functools.lru_cache(maxsize=4096)(payload_map)
-"""``payload_map``, remembered: a probe's readings repeat (a cabinet's hundreds of distinct
-values a week), so most samples of a backlog decode once. Its maps are shared: read-only."""
+__all__ = ["RecordRow", "StoredRow", "stored_payload_map"]
 
-__all__ = ["RecordRow", "WireRecord"]
+StoredRow = tuple[int, int, str, int, int, int, bytes]
+"""One record going up, as the journal's outbox holds it: sequence, boot epoch, type, wall ns,
+monotonic ns, clock synchronised (0/1 or a boolean), the payload's CBOR bytes. The batch gives
+the device."""
 
-
-class WireRecord(NamedTuple):
-    """One record going up: identity (the batch gives the device), time facts, type, and its
-    payload as the map that goes on the wire."""
-
-    epoch: int
-    sequence: int
-    type: str
-    wall_ns: int
-    mono_ns: int
-    synced: bool
-    payload: dict[str, Any]
-
-    @classmethod
-    def from_stored(
-        cls,
-        *,
-        epoch: int,
-        sequence: int,
-        event_type: str,
-        wall_ns: int,
-        mono_ns: int,
-        synced: bool,
-        payload: bytes,
-    ) -> WireRecord:
-        """The record whose payload is the CBOR ``payload`` (as the journal stores it);
-        ``PayloadDecodeError`` exactly when :func:`~agent.payload_codec.decode_payload` would
-        refuse it. Records with equal payloads may share one map: never modify it."""
-        return cls(
-            epoch, sequence, event_type, wall_ns, mono_ns, synced, _payload_map(event_type, payload)
-        )
-
-    @property
-    def key(self) -> tuple[int, int]:
-        """(boot epoch, sequence)."""
-        return (self.epoch, self.sequence)
+RecordRow = tuple[int, int, str, int, int, bool, bytes]
+"""One record decoded from a batch: boot epoch, sequence, type, wall ns, monotonic ns, clock
+synchronised, the payload's canonical CBOR bytes. The batch gives the device."""
 
 
-class RecordRow(NamedTuple):
-    """One record decoded from a batch (the batch gives the device), its payload in the
-    canonical CBOR encoding of the decoded payload."""
-
-    epoch: int
-    sequence: int
-    type: str
-    wall_ns: int
-    mono_ns: int
-    synced: bool
-    payload: bytes
+def stored_payload_map(row: StoredRow) -> dict[str, Any]:
+    """The map that goes on the wire for ``row``'s payload, checked as
+    :func:`~agent.payload_codec.decode_payload` checks it; :class:`BadPayload` if it refuses."""
+    sequence, epoch, event_type, _, _, _, payload = row
+    try:
+        return payload_map(event_type, payload)
+    except PayloadDecodeError as error:
+        raise BadPayload(f"record {epoch}/{sequence}: {error}") from None
