@@ -320,3 +320,95 @@ def test_the_command_line_runs_scenarios() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 scenario: 1 passed, 0 failed, 0 not loaded" in result.stdout
     assert "msg=event" in result.stderr  # the agent's event log goes to the logging system
+
+
+def test_a_cabinet_unit_the_technician_cannot_stock_fails_the_run_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    path = _write(
+        tmp_path,
+        """
+        [scenario]
+        name = "expired stock"
+        profile = "cabinet"
+
+        [[stock]]
+        din = "A999926000001"
+        expires = 2026-01-01T00:00:00Z
+
+        [[step]]
+        at = "1m"
+        expect = "unit"
+        din = "A999926000001"
+        state = "in_stock"
+        """,
+    )
+    code, report = _run(path)
+    assert code == 1
+    assert "FAIL  stocking the cabinet: Unit A999926000001 expired" in report
+    assert "no step was run" in report
+
+
+def test_cabinet_expectations_report_what_the_cabinet_shows(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+        [scenario]
+        name = "cabinet state"
+        profile = "cabinet"
+
+        [[stock]]
+        din = "A999926000001"
+
+        [[step]]
+        at = "1m"
+        expect = "unit"
+        din = "A999926000001"
+        state = "allocated"           # false: nothing allocated it
+
+        [[step]]
+        at = "1m"
+        expect = "screen"
+        says = "Present your badge"
+        tone = "info"
+
+        [[step]]
+        at = "1m"
+        do = "allocate"
+        din = "A999926000001"
+        patient = "P-1"
+        order = "O-1"
+        hours = 2.0
+        """,
+    )
+    code, report = _run(path)
+    assert code == 1
+    assert "FAIL  step  1 at      1m00s  unit A999926000001 allocated: in_stock in slot 1" in report
+    assert 'PASS  step  2 at      1m00s  screen says "Present your badge" (info)' in report
+    assert "PASS  step  3" in report
+
+
+def test_a_cabinet_with_stock_needs_its_badge_list(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+        [scenario]
+        name = "no list"
+        profile = "cabinet"
+        badge_list = false
+
+        [[stock]]
+        din = "A999926000001"
+
+        [[step]]
+        at = "1m"
+        do = "present_badge"
+        staff = "janitor"
+        """,
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert [problem.key for problem in caught.value.problems] == [
+        "scenario.badge_list",
+        "step[1].staff",
+    ]
