@@ -160,6 +160,11 @@ def test_broker_killed_and_restarted_mid_drain(
     assert len(re.findall(r"sync link to \S+ up", agent.log)) >= 2
 
 
+def _links_up(agent: Proc) -> int:
+    """Connections on which the agent's sync link got as far as its birth, so far."""
+    return len(re.findall(r"sync link to \S+ up", agent.log))
+
+
 def test_connections_cut_by_a_proxy_during_a_drain(
     rig: Rig,
     mosquitto: MosquittoBroker,
@@ -170,17 +175,23 @@ def test_connections_cut_by_a_proxy_during_a_drain(
     receiver = rig.receiver(mosquitto.url)
     agent = rig.agent(f"mqtt://{proxy.host}:{proxy.port}")
 
+    # Each cut lands on a link that is up (not while the agent waits out its backoff, which
+    # would cut nothing), and every cut must be followed by a new connection that comes up.
+    ups = 0
     cuts_mid_drain = 0
     for fraction in (0.05, 0.25, 0.45, 0.65):
         rig.wait_arrived(int(total * fraction), agent, receiver)
+        wait_for(lambda up=ups: _links_up(agent) > up, "the link up (again)", watch=[agent])
+        ups = _links_up(agent)
         cuts_mid_drain += rig.arrived() < total
-        proxy.cut()
+        assert proxy.cut() >= 1, "the link was up, yet the proxy had no connection to cut"
     assert cuts_mid_drain >= 2, "the backlog drained before the cuts"
+    wait_for(lambda: _links_up(agent) > ups, "the link up after the last cut", watch=[agent])
+    assert ups >= 4  # the first connection and one after each of the first three cuts
 
     rig.finish(agent, receiver)
     assert receiver.terminate() == 0
     assert proxy.accepted >= 5  # the first connection and one after each cut
-    assert len(re.findall(r"sync link to \S+ up", agent.log)) >= 5
 
 
 def test_receiver_killed_and_restarted_mid_drain(rig: Rig, mosquitto: MosquittoBroker) -> None:
