@@ -21,6 +21,7 @@ journaled. Steps are serialised (one lock), so two inputs never interleave their
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Iterable
@@ -106,6 +107,7 @@ class CabinetDesk:
         self._lockout = ReaderLockout.from_policy(cabinet.policy)
         self._current: Session | None = None
         self._busy = asyncio.Lock()
+        self._wake = asyncio.Event()
         self._next_sweep = 0.0
 
     @property
@@ -143,11 +145,18 @@ class CabinetDesk:
     # --- time ----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Restore, then tick once a second until cancelled."""
+        """Restore, then tick until cancelled: every second while someone is at the cabinet
+        or a slot is released (relocks, sign-out), else at the next expiry sweep - a badge
+        wakes it at once."""
         async with self._busy:
             await self._restore()
         while True:
-            await asyncio.sleep(1.0)
+            idle = self._session is None and not self._ledger.cabinet.grants
+            wait = max(1.0, self._next_sweep - self._ledger.monotonic()) if idle else 1.0
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
+            self._wake.clear()
             async with self._busy:
                 await self._tick()
 
@@ -205,6 +214,7 @@ class CabinetDesk:
         """A badge was presented."""
         async with self._busy:
             await self._badge(uid)
+        self._wake.set()
 
     async def _badge(self, uid: str) -> None:
         now = self._ledger.now()
