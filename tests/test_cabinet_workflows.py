@@ -331,8 +331,10 @@ def test_a_return_is_accepted_only_within_the_time_rule(
         await rig.badge("nurse")
         await rig.choose("return")
         rig.session.device.hold_at_station(unit)
-        await rig.scan(unit.barcodes()[0])
+        for barcode in unit.barcodes():  # the whole label: only the DIN matters for a return
+            await rig.scan(barcode)
         slot = rig.open_slot_for(unit.din)
+        assert rig.screen == f"Put unit {unit.din} into slot {slot}."
         rig.session.device.put_unit(unit, slot)
         await rig.settle()
         returned = rig.last(UnitReturned)
@@ -404,7 +406,9 @@ def test_an_idle_session_signs_out_and_relocks(cabinet: Any) -> None:
         await rig.take(slot)
         await rig.settle(130)
         assert rig.desk.session is None
-        assert rig.screen == "Present your badge."
+        assert rig.screen == (
+            "Nina Nurse was signed out after 120 s without activity. Present your badge."
+        )
 
     cabinet(body)
 

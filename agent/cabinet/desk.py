@@ -188,6 +188,10 @@ class CabinetDesk:
         session = self._session
         if session is not None and session.idle(mono, self._settings.sign_out_after_s):
             await self._sign_out("signed_out")
+            self._ledger.screen.show(
+                f"{session.user.name} was signed out after "
+                f"{self._settings.sign_out_after_s:g} s without activity. Present your badge."
+            )
         if mono >= self._next_sweep:
             await self._sweep()
 

@@ -175,25 +175,27 @@ class Intake:
         self._placements[slot] = _Placement(outcome, tag_uid, flags, mono + self._release_s)
         self._ledger.screen.show(f"Put unit {din} into slot {slot}.", Tone.ACT)
 
-    async def return_scan(self, session: Session, data: str) -> None:
-        """A returned unit's DIN scanned: judge it and open a slot for it, or refuse."""
+    def _returned_din(self, data: str) -> str | Refusal | None:
+        """The DIN a return scan carries; None for the rest of a label whose DIN was scanned
+        already (nothing to do); a refusal for anything else."""
         try:
             dins = [item for item in flatten(parse_scan(data)) if isinstance(item, Din)]
         except LabelError as error:
-            await self._ledger.refuse(
-                "return",
-                Refusal(RefusalCode.INVALID_REQUEST, f"The label cannot be read: {error}."),
-                data,
-            )
-            return
+            return Refusal(RefusalCode.INVALID_REQUEST, f"The label cannot be read: {error}.")
+        if not dins and self._placements:
+            return None
         if len(dins) != 1:
-            await self._ledger.refuse(
-                "return",
-                Refusal(RefusalCode.INVALID_REQUEST, "Scan the returned unit's DIN barcode."),
-                data,
-            )
+            return Refusal(RefusalCode.INVALID_REQUEST, "Scan the returned unit's DIN barcode.")
+        return dins[0].code
+
+    async def return_scan(self, session: Session, data: str) -> None:
+        """A returned unit's DIN scanned: judge it and open a slot for it, or refuse."""
+        din = self._returned_din(data)
+        if isinstance(din, Refusal):
+            await self._ledger.refuse("return", din, data)
             return
-        din = dins[0].code
+        if din is None:
+            return
         station = await self._actions.read_station()
         if station.problem is not None or station.tag_uid is None:
             await self._ledger.refuse(

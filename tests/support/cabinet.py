@@ -22,8 +22,9 @@ from agent.domain.units import UnitState
 from agent.events import Event
 from agent.journal import Journal
 from agent.runtime.journal_supervisor import classify_for
-from agent.sync.protocol import Allocate, BadgeEntry, BadgeList, ElectronicIssue
+from agent.sync.protocol import Allocate, BadgeList, ElectronicIssue
 from hal_sim.session import DEFAULT_WALL_EPOCH, SimSession, start_session
+from hal_sim.staff import STAFF as SIM_STAFF
 from hal_sim.units import SimUnit
 
 __all__ = ["CONFIG", "STAFF", "CabinetRig", "make_unit", "quiet_cabinet"]
@@ -31,13 +32,8 @@ __all__ = ["CONFIG", "STAFF", "CabinetRig", "make_unit", "quiet_cabinet"]
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 P = TypeVar("P")
 
-STAFF = {
-    "tech": BadgeEntry("0A01", "tech-1", "Tess Tech", ("technician",)),
-    "nurse": BadgeEntry("0B01", "nurse-1", "Nina Nurse", ("clinician",)),
-    "doctor": BadgeEntry("0C01", "doctor-1", "Dev Doctor", ("clinician", "emergency")),
-    "supervisor": BadgeEntry("0D01", "super-1", "Sam Super", ("supervisor",)),
-}
-"""Who may sign in: a badge list the rig sends as the hospital would."""
+STAFF = {**SIM_STAFF, "tech": SIM_STAFF["technician"]}
+"""Who may sign in (the simulator's staff, the technician also as ``tech``)."""
 
 
 def make_unit(
@@ -79,13 +75,14 @@ class CabinetRig:
     async def start(
         cls, state_dir: Path, profile: Profile | None = None, *, boot_epoch: int = 1
     ) -> CabinetRig:
-        """Start the cabinet on a journal in ``state_dir`` (reopened if it exists)."""
+        """Start the cabinet on a journal in ``state_dir`` (reopened if it exists), without a
+        badge list: the tests send it (:meth:`send_badges`)."""
         profile = profile or quiet_cabinet()
         journal = await Journal.open(
             state_dir / "journal.db", device_id=profile.device.id, classify=classify_for(profile)
         )
         session = await start_session(
-            profile, log_events=False, journal=journal, boot_epoch=boot_epoch
+            profile, log_events=False, journal=journal, boot_epoch=boot_epoch, badge_list=False
         )
         rig = cls(session, journal)
         session.stream.observe(rig.events.append)
@@ -122,7 +119,7 @@ class CabinetRig:
 
     async def send_badges(self, issued: dt.datetime | None = None) -> None:
         issued_ns = int((issued or self.now()).timestamp() * 1e9)
-        assert await self.desk.decide(BadgeList(issued_ns, tuple(STAFF.values()))) is None
+        assert await self.desk.decide(BadgeList(issued_ns, tuple(SIM_STAFF.values()))) is None
 
     async def allocate(self, din: str, patient: str, order: str, hours: float = 4) -> str | None:
         until = int((self.now() + dt.timedelta(hours=hours)).timestamp() * 1e9)
