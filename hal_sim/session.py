@@ -77,7 +77,10 @@ class SimSession:
             return f"sync off: {recorded + 1} records kept in the journal"
         stored = self.hospital.stored(self.profile.device.id)
         state = "up" if self.agent.link.connected else "DOWN"
-        return f"sync {state}: hospital has all to #{stored.contiguous_through} of #{recorded}"
+        return (
+            f"sync {state} ({self.hospital.broker_url}): hospital has all to"
+            f" #{stored.contiguous_through} of #{recorded}"
+        )
 
     async def cabinet_ready(self) -> None:
         """Return once a cabinet's desk has started and, unless the session was started

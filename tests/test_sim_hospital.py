@@ -4,6 +4,7 @@ syncs it to a broker and hospital receiver it starts itself."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -56,7 +57,7 @@ def test_sim_syncs_every_record_to_the_local_hospital(tmp_path: Path) -> None:
     unacknowledged = set(recorded) - acknowledged
     assert min(unacknowledged, default=len(recorded)) >= len(recorded) - 8 * 60
     assert "status " in result.stdout
-    assert "sync up: hospital has all to #" in result.stdout
+    assert re.search(r"sync up \(mqtt://127\.0\.0\.1:\d+\): hospital has all to #", result.stdout)
 
 
 def test_the_hospital_reports_how_far_it_holds_a_device(tmp_path: Path) -> None:
