@@ -117,7 +117,7 @@ class Cabinet:
         for order_id, order in self.orders.items():
             if order_id != order.order_id:
                 yield f"order {order.order_id} filed under {order_id}"
-            if order.units_issued + pending[order_id] > order.unit_limit:
+            if order.units_issued + pending.get(order_id, 0) > order.unit_limit:
                 yield f"order {order_id} would exceed its limit of {order.unit_limit} units"
 
     def _grant_problems(self) -> Iterable[str]:

@@ -25,32 +25,36 @@ from agent.domain.units import Unit, UnitState
 __all__ = ["Inventory"]
 
 
-def _din(unit: Unit) -> str:
-    return unit.din
-
-
 @dataclass(frozen=True, slots=True)
 class Inventory:
-    """Units by DIN, with indexes by slot and tag; values are immutable, :meth:`put` returns a
-    new one or raises :class:`InventoryConflict` and changes nothing."""
+    """Units by DIN, with indexes by slot, tag and state; values are immutable, :meth:`put`
+    returns a new one or raises :class:`InventoryConflict` and changes nothing."""
 
     slots: tuple[int, ...]
     units: Mapping[str, Unit] = field(default_factory=lambda: MappingProxyType({}))
     _by_slot: Mapping[int, str] = field(init=False, repr=False, compare=False)
     _by_tag: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    _by_state: Mapping[UnitState, frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(set(self.slots)) != len(self.slots):
             raise InventoryConflict(f"slot numbers must be distinct, found {self.slots}")
         by_slot: dict[int, str] = {}
         by_tag: dict[str, str] = {}
+        by_state: dict[UnitState, set[str]] = {state: set() for state in UnitState}
         for din, unit in self.units.items():
             if din != unit.din:
                 raise InventoryConflict(f"unit {unit.din} filed under DIN {din}")
             self._index(unit, by_slot, by_tag)
+            by_state[unit.state].add(din)
         object.__setattr__(self, "units", MappingProxyType(dict(self.units)))
         object.__setattr__(self, "_by_slot", MappingProxyType(by_slot))
         object.__setattr__(self, "_by_tag", MappingProxyType(by_tag))
+        object.__setattr__(
+            self,
+            "_by_state",
+            MappingProxyType({state: frozenset(dins) for state, dins in by_state.items()}),
+        )
 
     def _index(self, unit: Unit, by_slot: dict[int, str], by_tag: dict[str, str]) -> None:
         """Add ``unit`` to the indexes, or raise :class:`InventoryConflict` if it clashes."""
@@ -98,8 +102,8 @@ class Inventory:
 
     def in_states(self, *states: UnitState) -> tuple[Unit, ...]:
         """The units in any of ``states``, ordered by DIN."""
-        wanted = set(states)
-        return tuple(sorted((u for u in self.units.values() if u.state in wanted), key=_din))
+        dins = set().union(*(self._by_state[state] for state in states))
+        return tuple(self.units[din] for din in sorted(dins))
 
     def put(self, units: Iterable[Unit]) -> Inventory:
         """The inventory with ``units`` added or replaced (by DIN), all or nothing.
@@ -110,6 +114,7 @@ class Inventory:
         merged = dict(self.units)
         by_slot = dict(self._by_slot)
         by_tag = dict(self._by_tag)
+        by_state = {state: set(dins) for state, dins in self._by_state.items()}
         for din in changed:
             old = merged.get(din)
             if old is None:
@@ -118,14 +123,21 @@ class Inventory:
                 del by_slot[old.slot]
             if by_tag.get(old.tag_uid) == din:
                 del by_tag[old.tag_uid]
+            by_state[old.state].discard(din)
         merged.update(changed)
         for unit in changed.values():
             self._index(unit, by_slot, by_tag)
+            by_state[unit.state].add(unit.din)
         inventory = object.__new__(Inventory)
         object.__setattr__(inventory, "slots", self.slots)
         object.__setattr__(inventory, "units", MappingProxyType(merged))
         object.__setattr__(inventory, "_by_slot", MappingProxyType(by_slot))
         object.__setattr__(inventory, "_by_tag", MappingProxyType(by_tag))
+        object.__setattr__(
+            inventory,
+            "_by_state",
+            MappingProxyType({state: frozenset(dins) for state, dins in by_state.items()}),
+        )
         return inventory
 
     def snapshot(self, now: datetime) -> dict[str, Any]:
