@@ -35,6 +35,7 @@ bench: system-deps $(STAMP)
 	$(BIN)/python benchmarks/journal_append.py
 	$(BIN)/python benchmarks/wire_bytes.py
 	$(BIN)/python benchmarks/sync_drain.py
+	$(BIN)/python benchmarks/scan_to_unlock.py
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
