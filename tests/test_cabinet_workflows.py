@@ -508,3 +508,24 @@ def test_a_late_return_is_accepted_on_a_temperature_history_within_transport_lim
         assert rig.state_of(unit.din) is UnitState.IN_STOCK
 
     cabinet(body)
+
+
+def test_an_expiry_does_not_quiet_an_incidents_alarm_only_an_acknowledgement_does(
+    cabinet: Any,
+) -> None:
+    async def body(rig: CabinetRig) -> None:
+        slot = await rig.stock(make_unit(99, expiry=rig.now() + dt.timedelta(minutes=10)))
+        await rig.take(slot, force=True)
+        assert await rig.session.device.indicator.state() is IndicatorState.ALARM
+        await rig.stock(make_unit(100, expiry=rig.now() + dt.timedelta(minutes=5)))
+        await rig.settle(600)
+        assert rig.last(ExpirySwept).expired == (make_unit(100).din,)
+        assert await rig.session.device.indicator.state() is IndicatorState.ALARM
+        await rig.badge("nurse")
+        await rig.choose("acknowledge")
+        assert rig.last(RequestRefused).code == "role_required"
+        await rig.badge("supervisor")
+        await rig.choose("acknowledge")
+        assert await rig.session.device.indicator.state() is IndicatorState.QUIET
+
+    cabinet(body)

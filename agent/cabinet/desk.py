@@ -67,6 +67,7 @@ _WRISTBAND = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 """A patient wristband scan: the patient's identifier (anything that is not an ISBT label)."""
 
 _SWEEP_EVERY_S = 60.0
+_URGENCY = {IndicatorState.QUIET: 0, IndicatorState.ATTENTION: 1, IndicatorState.ALARM: 2}
 _RFID_RETRIES = 3
 
 Choice = str
@@ -108,6 +109,7 @@ class CabinetDesk:
         self._current: Session | None = None
         self._busy = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._alarm_level = IndicatorState.QUIET
         self._next_sweep = 0.0
 
     @property
@@ -209,8 +211,15 @@ class CabinetDesk:
             for grant in sweep.relocked:
                 await self._actions.close(grant.slot)
             if sweep.expired:
-                await self._alarm.show(IndicatorState.ATTENTION)
+                await self._raise(IndicatorState.ATTENTION)
             await self._ledger.snapshot("expiry")
+
+    async def _raise(self, state: IndicatorState) -> None:
+        """Ask the indicator for ``state`` unless the cabinet already asks for more: an expiry
+        never turns an incident's alarm into a chirp; only ``acknowledge`` lowers it."""
+        if _URGENCY[state] > _URGENCY[self._alarm_level]:
+            self._alarm_level = state
+            await self._alarm.show(state)
 
     # --- badges --------------------------------------------------------------------------
 
@@ -321,6 +330,7 @@ class CabinetDesk:
                     "alarm",
                 )
                 return
+            self._alarm_level = IndicatorState.QUIET
             await self._alarm.show(IndicatorState.QUIET)
             self._ledger.screen.show("Alarm acknowledged.")
             return
@@ -487,7 +497,7 @@ class CabinetDesk:
             return
         await self._actions.close(slot)
         if isinstance(outcome, Incident):
-            await self._alarm.show(IndicatorState.ALARM)
+            await self._raise(IndicatorState.ALARM)
             self._ledger.screen.show(f"ALARM: {outcome.message}", Tone.ALARM)
         elif isinstance(outcome, UnitDispensed):
             self._intake.left_storage[outcome.din] = now
