@@ -24,6 +24,7 @@ from agent.event_types import EventType
 __all__ = [
     "DISPENSING_PAYLOADS",
     "STATE_CHANGES",
+    "AlarmAcknowledged",
     "AllocationCancelled",
     "BadgeListUpdated",
     "DispensingPayload",
@@ -318,6 +319,14 @@ class InventorySnapshot:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class AlarmAcknowledged:
+    """Someone (a technician or supervisor) silenced the cabinet's alarm: who, for the audit."""
+
+    TYPE: ClassVar[EventType] = EventType.ALARM_ACKNOWLEDGED
+    user: str
+
+
 DispensingPayload = (
     SignedIn
     | RequestRefused
@@ -338,6 +347,7 @@ DispensingPayload = (
     | ExpirySwept
     | BadgeListUpdated
     | InventorySnapshot
+    | AlarmAcknowledged
 )
 
 DISPENSING_PAYLOADS: tuple[type[DispensingPayload], ...] = (
@@ -360,6 +370,7 @@ DISPENSING_PAYLOADS: tuple[type[DispensingPayload], ...] = (
     ExpirySwept,
     BadgeListUpdated,
     InventorySnapshot,
+    AlarmAcknowledged,
 )
 
 STATE_CHANGES: frozenset[EventType] = frozenset(

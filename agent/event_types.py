@@ -50,3 +50,4 @@ class EventType(enum.StrEnum):
     EXPIRY_SWEPT = "expiry_swept"
     BADGE_LIST_UPDATED = "badge_list_updated"
     INVENTORY_SNAPSHOT = "inventory_snapshot"
+    ALARM_ACKNOWLEDGED = "alarm_acknowledged"

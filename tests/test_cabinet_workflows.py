@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from agent.dispensing_events import (
+    AlarmAcknowledged,
     ExpirySwept,
     ExpiryWarning,
     InventorySnapshot,
@@ -529,3 +530,26 @@ def test_an_expiry_does_not_quiet_an_incidents_alarm_only_an_acknowledgement_doe
         assert await rig.session.device.indicator.state() is IndicatorState.QUIET
 
     cabinet(body)
+
+
+def test_an_unacknowledged_incident_alarms_again_after_a_restart(
+    run_virtual: Any, tmp_path: Path
+) -> None:
+    async def main() -> None:
+        rig = await CabinetRig.start(tmp_path)
+        await rig.send_badges()
+        slot = await rig.stock(make_unit(101))
+        await rig.take(slot, force=True)
+        await rig.stop()
+        again = await CabinetRig.start(tmp_path, boot_epoch=2)
+        assert await again.session.device.indicator.state() is IndicatorState.ALARM
+        assert again.screen.startswith("ALARM: an incident before the restart")
+        await again.badge("technician")
+        await again.choose("acknowledge")
+        assert again.last(AlarmAcknowledged).user == "tech-1"
+        await again.stop()
+        third = await CabinetRig.start(tmp_path, boot_epoch=3)
+        assert await third.session.device.indicator.state() is IndicatorState.QUIET
+        await third.stop()
+
+    run_virtual(main())

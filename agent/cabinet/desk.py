@@ -37,6 +37,7 @@ from agent.cabinet.terminal import Mode, Session
 from agent.clock import Clock
 from agent.config.dispensing import DispensingConfig
 from agent.dispensing_events import (
+    AlarmAcknowledged,
     ExpiryWarning,
     RequestRefused,
     SignedIn,
@@ -110,6 +111,7 @@ class CabinetDesk:
         self._busy = asyncio.Lock()
         self._wake = asyncio.Event()
         self._alarm_level = IndicatorState.QUIET
+        self._alarm_restored = False
         self._next_sweep = 0.0
 
     @property
@@ -137,6 +139,7 @@ class CabinetDesk:
         self._ledger.cabinet = rebuilt.cabinet
         self._intake.left_storage = rebuilt.left_storage
         self._warned = rebuilt.warned
+        self._alarm_restored = rebuilt.alarm
         self._restore_problems += rebuilt.problems
 
     def problem(self, description: str) -> None:
@@ -173,6 +176,13 @@ class CabinetDesk:
         if relocked is not None and await self._ledger.commit(relocked):
             for grant in relocked.grants:
                 await self._actions.close(grant.slot)
+        if self._alarm_restored:
+            await self._raise(IndicatorState.ALARM)
+            self._ledger.screen.show(
+                "ALARM: an incident before the restart was not acknowledged. A technician or "
+                "supervisor must acknowledge it.",
+                Tone.ALARM,
+            )
         await self._sweep()
         await self._ledger.snapshot("start")
 
@@ -329,6 +339,8 @@ class CabinetDesk:
                     ),
                     "alarm",
                 )
+                return
+            if not await self._ledger.record(AlarmAcknowledged(session.user.user_id)):
                 return
             self._alarm_level = IndicatorState.QUIET
             await self._alarm.show(IndicatorState.QUIET)

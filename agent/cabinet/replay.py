@@ -19,15 +19,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from agent.cabinet.records import badge_list_of, moment, outcome_of
-from agent.dispensing_events import STATE_CHANGES, BadgeListUpdated, ExpiryWarning, UnitDispensed
+from agent.dispensing_events import (
+    STATE_CHANGES,
+    AlarmAcknowledged,
+    BadgeListUpdated,
+    ExpiryWarning,
+    UnitDispensed,
+    WrongUnitRemoved,
+)
 from agent.domain import Cabinet, DomainError
 from agent.event_types import EventType
 from agent.events import Event
 
 __all__ = ["RESTORED_TYPES", "Rebuilt", "rebuild"]
 
-RESTORED_TYPES: frozenset[EventType] = STATE_CHANGES | {EventType.EXPIRY_WARNING}
-"""The records :func:`rebuild` reads: every state change, and the expiry warnings given."""
+RESTORED_TYPES: frozenset[EventType] = STATE_CHANGES | {
+    EventType.EXPIRY_WARNING,
+    EventType.ALARM_ACKNOWLEDGED,
+}
+"""The records :func:`rebuild` reads: every state change, the expiry warnings given, and the
+alarm's acknowledgements (an incident's alarm sounds again after a restart until one)."""
 
 
 @dataclass
@@ -41,6 +52,8 @@ class Rebuilt:
     """Units whose expiry warning was already given."""
     problems: list[str] = field(default_factory=list)
     """Records that did not fit and were skipped, described."""
+    alarm: bool = False
+    """An incident's alarm was raised and nobody acknowledged it."""
 
 
 def rebuild(cabinet: Cabinet, events: Iterable[Event]) -> Rebuilt:
@@ -54,6 +67,11 @@ def rebuild(cabinet: Cabinet, events: Iterable[Event]) -> Rebuilt:
         if isinstance(payload, ExpiryWarning):
             rebuilt.warned.add(payload.din)
             continue
+        if isinstance(payload, AlarmAcknowledged):
+            rebuilt.alarm = False
+            continue
+        if isinstance(payload, WrongUnitRemoved):
+            rebuilt.alarm = True
         outcome = outcome_of(event, rebuilt.cabinet)
         if outcome is None:
             continue

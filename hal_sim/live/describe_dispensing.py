@@ -10,6 +10,7 @@ import datetime as dt
 from typing import assert_never
 
 from agent.dispensing_events import (
+    AlarmAcknowledged,
     AllocationCancelled,
     BadgeListUpdated,
     DispensingPayload,
@@ -109,6 +110,8 @@ def describe_dispensing(payload: DispensingPayload) -> str:  # noqa: PLR0911, PL
             return f"{expired}{lapsed} allocation(s) lapsed"
         case BadgeListUpdated():
             return f"badge list updated: {len(payload.uids)} badges"
+        case AlarmAcknowledged():
+            return f"alarm acknowledged by {payload.user}"
         case InventorySnapshot():
             return f"inventory ({payload.reason}): {len(payload.slots)} units"
         case _:
