@@ -35,7 +35,7 @@ from agent.events import HardwareFault
 from agent.hal.parts import IndicatorState
 from agent.journal import JournalUnavailable
 from agent.journal.errors import UnavailableKind
-from agent.sync.protocol import Cancel, UnitHistory
+from agent.sync.protocol import BadgeEntry, BadgeList, Cancel, UnitHistory
 from tests.support.cabinet import CabinetRig, make_unit, quiet_cabinet
 
 Body = Callable[[CabinetRig], Awaitable[None]]
@@ -553,3 +553,23 @@ def test_an_unacknowledged_incident_alarms_again_after_a_restart(
         await third.stop()
 
     run_virtual(main())
+
+
+def test_a_badge_list_too_large_for_one_record_is_refused_and_the_old_one_kept(
+    cabinet: Any,
+) -> None:
+    async def body(rig: CabinetRig) -> None:
+        huge = BadgeList(
+            int(rig.now().timestamp() * 1e9),
+            tuple(
+                BadgeEntry(f"{n:08X}", f"user-{n:05d}-" + "x" * 50, "N" * 128, ("clinician",))
+                for n in range(2000)
+            ),
+        )
+        refusal = await rig.desk.decide(huge)
+        assert refusal is not None
+        assert refusal.startswith("The badge list is too large to journal as one record")
+        await rig.badge("nurse")
+        assert rig.last(SignedIn).user == "nurse-1"
+
+    cabinet(body)

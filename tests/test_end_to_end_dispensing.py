@@ -32,8 +32,21 @@ def test_decisions_are_carried_out_or_refused_and_recorded(
     agent = rig.agent(mosquitto.url)
     _wait_log(agent, r"sync link to \S+ up", "the agent's link")
     staff = tmp_path / "staff.json"
+    # A large site's list: 2,000 badges make a record far above a batch's usual 64 KiB, which
+    # must still reach the hospital (alone in its batch) and never block the records after it.
     staff.write_text(
-        json.dumps([{"uid": "04a1b2", "user": "nurse-1", "name": "N", "roles": ["clinician"]}])
+        json.dumps(
+            [{"uid": "04a1b2", "user": "nurse-1", "name": "N", "roles": ["clinician"]}]
+            + [
+                {
+                    "uid": f"{n:08X}",
+                    "user": f"staff-{n:05d}",
+                    "name": "Firstname Middlename Lastname-Long",
+                    "roles": ["clinician", "emergency"],
+                }
+                for n in range(1, 2000)
+            ]
+        )
     )
 
     def send(*args: str) -> str:
@@ -72,7 +85,10 @@ def test_decisions_are_carried_out_or_refused_and_recorded(
         ]
         answered = _answered(rig.db)
         return (
-            any(isinstance(p, BadgeListUpdated) and p.uids == ("04A1B2",) for p in payloads)
+            any(
+                isinstance(p, BadgeListUpdated) and len(p.uids) == 2000 and p.uids[0] == "04A1B2"
+                for p in payloads
+            )
             and any(isinstance(p, InventorySnapshot) and p.reason == "requested" for p in payloads)
             and any(
                 ("command_answered", "refused", "rejected") in entries

@@ -9,6 +9,7 @@ import pytest
 
 from agent.events import DoorChanged, Event, RecordId, TemperatureSample
 from agent.sync.protocol import (
+    MAX_MESSAGE_BYTES,
     BatchLimits,
     InvalidIdentifier,
     InvalidTopic,
@@ -135,8 +136,17 @@ def test_batches_respect_count_and_byte_limits() -> None:
         assert len(p.data) <= 2_000
         assert p.batch.historical
         assert decode_message(p.data, RECORDS) == p.batch
+    # A record larger than max_bytes goes alone (a receiver takes up to MAX_MESSAGE_BYTES);
+    # only one larger than any receiver accepts cannot be sent.
+    (alone,) = pack_batches(
+        DEVICE, records[:1], historical=False, limits=BatchLimits(max_bytes=100)
+    )
+    assert alone.batch.records == (records[0],)
+    huge = Event(
+        RecordId(DEVICE, 1, 1), 10**18, 1, True, DoorChanged("x" * MAX_MESSAGE_BYTES, True)
+    )
     with pytest.raises(ValueError, match="alone encodes"):
-        pack_batches(DEVICE, records[:1], historical=False, limits=BatchLimits(max_bytes=100))
+        pack_batches(DEVICE, [huge], historical=False, limits=BatchLimits(max_bytes=100))
 
 
 # --- bytes per temperature sample over a week of a 72-slot cabinet ----------------------------

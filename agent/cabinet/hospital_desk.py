@@ -22,10 +22,22 @@ from agent.domain.refusals import Refusal
 from agent.domain.returns import TemperatureSummary
 from agent.domain.units import UnitState
 from agent.domain.users import BadgeList, Role, User
-from agent.sync.protocol import Allocate, Cancel, ElectronicIssue, Inventory, UnitHistory
+from agent.payload_codec import encode_payload
+from agent.sync.protocol import (
+    MAX_MESSAGE_BYTES,
+    Allocate,
+    Cancel,
+    ElectronicIssue,
+    Inventory,
+    UnitHistory,
+)
 from agent.sync.protocol import BadgeList as BadgeListCommand
 
-__all__ = ["Decision", "HospitalDesk"]
+__all__ = ["MAX_BADGE_LIST_BYTES", "Decision", "HospitalDesk"]
+
+MAX_BADGE_LIST_BYTES = MAX_MESSAGE_BYTES - 4096
+"""The largest badge list record: it must reach the hospital in one message (a record is never
+split), with room for the batch around it."""
 
 Decision = Allocate | ElectronicIssue | Cancel | BadgeListCommand | Inventory | UnitHistory
 
@@ -147,6 +159,12 @@ class HospitalDesk:
             names=tuple(badge.name for badge in command.badges),
             roles=tuple(",".join(badge.roles) for badge in command.badges),
         )
+        size = len(encode_payload(record))
+        if size > MAX_BADGE_LIST_BYTES:
+            return (
+                f"The badge list is too large to journal as one record: {len(command.badges)} "
+                f"badges make {size} bytes, at most {MAX_BADGE_LIST_BYTES}. Send fewer badges."
+            )
         if not await self._ledger.record(record):
             return "the device cannot journal it now"
         users = {

@@ -19,6 +19,7 @@ A command is acted on at most once: the nonce is claimed durably before acting.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,7 @@ from agent.sync.protocol import (
     BadgeList,
     Cancel,
     Command,
+    CommandArgs,
     CommandReply,
     ElectronicIssue,
     Inventory,
@@ -59,6 +61,18 @@ DecisionHandler = Callable[[Decision], Awaitable[str | None]]
 refusal). Called only after the command is journaled and its nonce claimed."""
 
 _log = logging.getLogger(__name__)
+
+
+def _journaled_arguments(args: CommandArgs) -> str:
+    """A command's arguments as its ``command_received`` record keeps them: in full, except a
+    badge list's badges - the ``badge_list_updated`` record journaled before the list is used
+    holds them all - which are kept as their count and SHA-256, so the record stays small."""
+    text = json.dumps(args.to_args(), sort_keys=True)
+    if not isinstance(args, BadgeList):
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    summary = {"issued_ns": args.issued_ns, "badges": len(args.badges), "sha256": digest}
+    return json.dumps(summary, sort_keys=True)
 
 
 class CommandDesk:
@@ -108,7 +122,7 @@ class CommandDesk:
                 issued_ns=message.issued_ns,
                 expires_ns=message.expires_ns,
                 nonce=message.nonce.hex(),
-                arguments=json.dumps(message.args.to_args(), sort_keys=True),
+                arguments=_journaled_arguments(message.args),
             )
         )
         now = self._clock.wall_ns()

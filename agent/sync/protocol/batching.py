@@ -2,7 +2,9 @@
 
 Keeps every batch decodable by a receiver with the same limits: no batch holds more than
 ``max_records`` records nor encodes to more than ``max_bytes`` bytes. A batch that encodes too
-large is halved until its parts fit, so a burst of large records is split, never truncated.
+large is halved until its parts fit, so a burst of large records is split, never truncated; a
+single record larger than ``max_bytes`` (a whole badge list) goes alone, up to the largest
+message any receiver accepts (``MAX_MESSAGE_BYTES``).
 """
 
 from __future__ import annotations
@@ -109,9 +111,12 @@ def _pack(
         into.append((batch, data))
         return
     if len(records) == 1:
+        if len(data) <= MAX_MESSAGE_BYTES:
+            into.append((batch, data))  # a large record (a badge list) goes alone
+            return
         raise ValueError(
             f"record {_describe(device, records[0])} alone encodes to {len(data)} bytes, "
-            f"more than max_bytes {limits.max_bytes}"
+            f"more than any receiver accepts ({MAX_MESSAGE_BYTES})"
         )
     half = len(records) // 2
     _pack(make, device, records[:half], limits, historical=historical, into=into)
