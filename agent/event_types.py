@@ -30,6 +30,7 @@ class EventType(enum.StrEnum):
     COMMAND_RECEIVED = "command_received"
     COMMAND_ANSWERED = "command_answered"
     SYNC_REJECTED = "sync_rejected"
+    RECORD_UNREADABLE = "record_unreadable"
     # the dispensing cabinet (agent.dispensing_events)
     SIGNED_IN = "signed_in"
     REQUEST_REFUSED = "request_refused"

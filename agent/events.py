@@ -41,6 +41,7 @@ __all__ = [
     "PresenceChanged",
     "ProbeFault",
     "RecordId",
+    "RecordUnreadable",
     "SyncRejected",
     "TagsChanged",
     "TemperatureSample",
@@ -249,6 +250,19 @@ class SyncRejected:
     records: int
 
 
+@dataclass(frozen=True, slots=True)
+class RecordUnreadable:
+    """Stands in, on the wire only, for a journal record the device can no longer send as it
+    is (a damaged payload): the hospital still gets its identity and type, why, and up to 4 KiB
+    of its raw bytes in hexadecimal, so no record is silently missing; the journal keeps the
+    original for an operator."""
+
+    TYPE: ClassVar[EventType] = EventType.RECORD_UNREADABLE
+    original_type: str
+    reason: str
+    raw: str
+
+
 Payload = (
     AgentStarted
     | AgentStopping
@@ -265,6 +279,7 @@ Payload = (
     | CommandReceived
     | CommandAnswered
     | SyncRejected
+    | RecordUnreadable
     | DispensingPayload
 )
 
@@ -286,6 +301,7 @@ PAYLOAD_TYPES: dict[EventType, type[Payload]] = {
         CommandReceived,
         CommandAnswered,
         SyncRejected,
+        RecordUnreadable,
         *DISPENSING_PAYLOADS,
     )
 }

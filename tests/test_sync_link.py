@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import random
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -31,7 +32,9 @@ from agent.events import (
     DoorChanged,
     Event,
     EventType,
+    HardwareFault,
     RecordId,
+    RecordUnreadable,
     TemperatureSample,
 )
 from agent.journal import Journal
@@ -627,3 +630,40 @@ def test_batches_nobody_received_are_sent_again_soon_not_after_the_ack_timeout(
 
     hospital = run(body())
     assert len(hospital.records) == 110
+
+
+def test_a_damaged_journal_record_goes_as_unreadable_and_never_blocks_the_rest(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    async def prepare() -> None:
+        device = await open_device(tmp_path, mosquitto.url)
+        await device.record_doors(10)
+        await device.journal.close()
+
+    run(prepare())
+    with sqlite3.connect(tmp_path / "journal.db") as database:  # a sector gone bad
+        database.execute("UPDATE records SET payload = X'A2FF00' WHERE sequence = 4")
+
+    async def body() -> Hospital:
+        device = await open_device(tmp_path, mosquitto.url, boot_epoch=2)
+        hospital = Hospital(mosquitto.host, mosquitto.port)
+        async with running(hospital.run()):
+            await hospital.connected.wait()
+            async with running(device.link.run()):
+                await device.record_doors(3)
+                await until_async(lambda: all_acknowledged(device.journal))
+        await device.journal.close()
+        return hospital
+
+    hospital = run(body())
+    doors = hospital.of_type(EventType.DOOR_CHANGED)
+    assert len(doors) == 12  # the other nine of the first boot and three of the second
+    (stand_in,) = hospital.of_type(EventType.RECORD_UNREADABLE)
+    assert stand_in.id.sequence == 4
+    assert isinstance(stand_in.payload, RecordUnreadable)
+    assert stand_in.payload.original_type == "door_changed"
+    assert stand_in.payload.raw == "a2ff00"
+    (fault,) = hospital.of_type(EventType.HARDWARE_FAULT)
+    assert isinstance(fault.payload, HardwareFault)
+    assert fault.payload.part == "journal"
+    assert "record 1/4 (door_changed) cannot be read" in fault.payload.detail

@@ -46,9 +46,12 @@ from paho.mqtt.reasoncodes import ReasonCode
 from agent import __version__
 from agent.clock import Clock
 from agent.config.schema import SyncConfig
-from agent.events import Event, SyncRejected
+from agent.events import Event, HardwareFault, RecordUnreadable, SyncRejected
 from agent.journal import Journal
+from agent.journal.records import PendingRow
+from agent.payload_codec import encode_payload
 from agent.runtime.stream import EventStream
+from agent.sink import SinkUnavailable
 from agent.sync.backoff import Backoff
 from agent.sync.broker_config import BrokerAddress, client_options
 from agent.sync.commands import CommandDesk
@@ -86,6 +89,9 @@ _KEY = operator.itemgetter(1, 0)
 _SEQUENCE = operator.itemgetter(1)
 """A key's sequence."""
 _FIRST_FAILURE_CODE = 0x80
+_MAX_REASON = 500
+_MAX_RAW_BYTES = 4096
+"""How much of an unreadable record's payload goes to the hospital, in bytes."""
 _GOODBYE_TIMEOUT_S = 2.0
 
 
@@ -194,6 +200,8 @@ class SyncLink:
         """Connections that got as far as the birth, in this boot epoch."""
         self.connected = False
         stream.observe(self._on_event)
+        self._unreadable: set[int] = set()
+        """Sequences of journal records already reported unreadable."""
 
     @property
     def commands(self) -> CommandDesk:
@@ -340,10 +348,17 @@ class SyncLink:
                 wanted = set(chosen)
                 rows = [row for row, key in zip(rows, keys, strict=True) if key in wanted]
             # The journal's rows go to the batches as they are: their payloads are checked and
-            # turned into the wire's forms there (samples straight from their bytes).
-            packed = pack_wire_batches(
-                self.device_id, rows, historical=fetch.historical, limits=limits
-            )
+            # turned into the wire's forms there (samples straight from their bytes). A row
+            # that cannot be sent as it is never blocks the rest: it goes as record_unreadable.
+            try:
+                packed = pack_wire_batches(
+                    self.device_id, rows, historical=fetch.historical, limits=limits
+                )
+            except (ProtocolError, ValueError):
+                rows = [await self._sendable(row, limits) for row in rows]
+                packed = pack_wire_batches(
+                    self.device_id, rows, historical=fetch.historical, limits=limits
+                )
             now = loop.time()
             ready: list[tuple[bytes, bytes]] = []
             start = 0  # the batches are consecutive runs of the chosen records, in order
@@ -359,6 +374,40 @@ class SyncLink:
                 properties = _properties(correlation=correlation, response_topic=self._acks)
                 future = await window.submit(str(self._records), data, properties=properties)
                 future.add_done_callback(functools.partial(self._published, correlation))
+
+    async def _sendable(self, row: PendingRow, limits: BatchLimits) -> PendingRow:
+        """``row``, or - if it cannot be sent as it is (a damaged payload) - a
+        ``record_unreadable`` row with its identity, reported once as a journal fault."""
+        try:
+            pack_wire_batches(self.device_id, [row], historical=False, limits=limits)
+        except (ProtocolError, ValueError) as error:
+            sequence, epoch, kind, wall_ns, mono_ns, synced, payload = row
+            reason = str(error)[:_MAX_REASON]
+            if sequence not in self._unreadable:
+                self._unreadable.add(sequence)
+                _log.error(
+                    "journal record %d/%d (%s) unreadable: %s", epoch, sequence, kind, reason
+                )
+                with contextlib.suppress(SinkUnavailable):
+                    await self._stream.record(
+                        HardwareFault(
+                            "journal",
+                            "ReadFailed",
+                            f"record {epoch}/{sequence} ({kind}) cannot be read; sent to the "
+                            f"hospital as record_unreadable: {reason}",
+                        )
+                    )
+            stand_in = RecordUnreadable(kind, reason, payload[:_MAX_RAW_BYTES].hex())
+            return (
+                sequence,
+                epoch,
+                str(stand_in.TYPE),
+                wall_ns,
+                mono_ns,
+                synced,
+                encode_payload(stand_in),
+            )
+        return row
 
     async def _sleep(self, deadline: float | None) -> None:
         """Until woken, or until ``deadline`` (event loop time) if there is one."""

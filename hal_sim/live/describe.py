@@ -24,6 +24,7 @@ from agent.events import (
     PowerChanged,
     PresenceChanged,
     ProbeFault,
+    RecordUnreadable,
     SyncRejected,
     TagsChanged,
     TemperatureSample,
@@ -93,6 +94,8 @@ def describe_payload(payload: Payload) -> str:  # noqa: PLR0911, PLR0912 - one c
                 f"SYNC REFUSED by the hospital ({payload.reason}): {payload.records} records"
                 f" {payload.first_sequence}-{payload.last_sequence} kept for a retry"
             )
+        case RecordUnreadable():
+            return f"record of type {payload.original_type} UNREADABLE: {payload.reason}"
         case _:
             return describe_dispensing(payload)
 
