@@ -23,6 +23,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from agent.cabinet.desk import CabinetDesk
@@ -83,9 +84,9 @@ async def measure(directory: Path, rounds: int) -> tuple[list[float], list[float
     for lock in device.locks.values():
         release = lock.release
 
-        async def timed(release: object = release) -> None:
+        async def timed(release: Callable[[], Awaitable[None]] = release) -> None:
             energised.append(time.perf_counter())
-            await release()  # type: ignore[operator]
+            await release()
 
         lock.release = timed  # type: ignore[method-assign]
     await desk.decide(BadgeList(time.time_ns(), (TECH, NURSE)))
