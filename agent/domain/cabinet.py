@@ -113,12 +113,13 @@ class Cabinet:
             if order_id != issue.order_id:
                 yield f"eligibility of order {issue.order_id} filed under order {order_id}"
             yield from self._order_problems(issue.order_id, issue.patient_id)
-        pending = self.pending_by_order()
-        for order_id, order in self.orders.items():
-            if order_id != order.order_id:
-                yield f"order {order.order_id} filed under {order_id}"
-            if order.units_issued + pending.get(order_id, 0) > order.unit_limit:
-                yield f"order {order_id} would exceed its limit of {order.unit_limit} units"
+        # Only orders with slots unlocked on them can be pushed past their limit here: an
+        # order's limit and issued count are checked where they change (place, issue_one), so
+        # this check costs the open slots, not every order the cabinet ever had.
+        for pending_on, count in self.pending_by_order().items():
+            order = self.orders.get(pending_on) if pending_on is not None else None
+            if order is not None and order.units_issued + count > order.unit_limit:
+                yield f"order {pending_on} would exceed its limit of {order.unit_limit} units"
 
     def _grant_problems(self) -> Iterable[str]:
         for slot, grant in self.grants.items():
@@ -398,6 +399,12 @@ class _Draft:
         if known is not None and known.patient_id != order.patient_id:
             raise StaleDecision(f"order {order.order_id} is for {known.patient_id}")
         issued = known.units_issued if known is not None else 0
+        pending = sum(1 for grant in self.grants.values() if grant.order_id == order.order_id)
+        if issued + pending > order.unit_limit:
+            raise StaleDecision(
+                f"order {order.order_id} has {issued + pending} units issued or unlocked, "
+                f"above a limit of {order.unit_limit}"
+            )
         self.orders[order.order_id] = replace(order, units_issued=issued)
 
     def move(self, din: str, action: UnitAction) -> None:
