@@ -114,7 +114,15 @@ class Inventory:
         merged = dict(self.units)
         by_slot = dict(self._by_slot)
         by_tag = dict(self._by_tag)
-        by_state = {state: set(dins) for state, dins in self._by_state.items()}
+        by_state = dict(self._by_state)
+        touched: dict[UnitState, set[str]] = {}
+
+        def bucket(state: UnitState) -> set[str]:
+            """The DINs in ``state``, copied the first time this put changes them."""
+            if state not in touched:
+                touched[state] = set(by_state[state])
+            return touched[state]
+
         for din in changed:
             old = merged.get(din)
             if old is None:
@@ -123,21 +131,18 @@ class Inventory:
                 del by_slot[old.slot]
             if by_tag.get(old.tag_uid) == din:
                 del by_tag[old.tag_uid]
-            by_state[old.state].discard(din)
+            bucket(old.state).discard(din)
         merged.update(changed)
         for unit in changed.values():
             self._index(unit, by_slot, by_tag)
-            by_state[unit.state].add(unit.din)
+            bucket(unit.state).add(unit.din)
+        by_state.update((state, frozenset(dins)) for state, dins in touched.items())
         inventory = object.__new__(Inventory)
         object.__setattr__(inventory, "slots", self.slots)
         object.__setattr__(inventory, "units", MappingProxyType(merged))
         object.__setattr__(inventory, "_by_slot", MappingProxyType(by_slot))
         object.__setattr__(inventory, "_by_tag", MappingProxyType(by_tag))
-        object.__setattr__(
-            inventory,
-            "_by_state",
-            MappingProxyType({state: frozenset(dins) for state, dins in by_state.items()}),
-        )
+        object.__setattr__(inventory, "_by_state", MappingProxyType(by_state))
         return inventory
 
     def snapshot(self, now: datetime) -> dict[str, Any]:
