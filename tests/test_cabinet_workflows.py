@@ -573,3 +573,29 @@ def test_a_badge_list_too_large_for_one_record_is_refused_and_the_old_one_kept(
         assert rig.last(SignedIn).user == "nurse-1"
 
     cabinet(body)
+
+
+def test_a_second_unit_waits_until_the_first_is_in_its_slot(cabinet: Any) -> None:
+    async def body(rig: CabinetRig) -> None:
+        first, second = make_unit(110), make_unit(111)
+        await rig.badge("tech")
+        rig.session.device.hold_at_station(first)
+        for barcode in first.barcodes():
+            await rig.scan(barcode)
+        slot = rig.open_slot_for(first.din)
+        rig.session.device.put_unit(second, slot + 1, force=True)  # set aside in another slot
+        rig.session.device.take_unit(slot + 1, force=True)
+        rig.session.device.hold_at_station(second)
+        for barcode in second.barcodes():
+            await rig.scan(barcode)
+        refusal = rig.last(RequestRefused)
+        assert (
+            refusal.message == f"First put unit {first.din} into slot {slot}, which is open for it."
+        )
+        rig.session.device.take_from_station()
+        rig.session.device.hold_at_station(first)
+        rig.session.device.put_unit(first, slot)
+        await rig.settle()
+        assert rig.state_of(first.din) is UnitState.IN_STOCK
+
+    cabinet(body)

@@ -31,6 +31,14 @@ __all__ = ["Intake"]
 
 
 @dataclass(frozen=True, slots=True)
+class _Held:
+    """The unit on the scanning station: its tag, and the DIN the tag carries."""
+
+    tag_uid: str
+    din: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Placement:
     """A slot opened for a unit to be put in: confirmed when presence and RFID agree."""
 
@@ -115,13 +123,9 @@ class Intake:
                 data,
             )
             return fresh
-        station = await self._actions.read_station()
-        if station.problem is not None or station.tag_uid is None or station.din is None:
-            await self._ledger.refuse(
-                "stock_in",
-                Refusal(RefusalCode.TAG_MISMATCH, station.problem or "The tag cannot be read."),
-                label.din.code,
-            )
+        station = await self._station()
+        if isinstance(station, Refusal):
+            await self._ledger.refuse("stock_in", station, label.din.code)
             return fresh
         identity = unit_identity(
             label,
@@ -175,6 +179,19 @@ class Intake:
         self._placements[slot] = _Placement(outcome, tag_uid, flags, mono + self._release_s)
         self._ledger.screen.show(f"Put unit {din} into slot {slot}.", Tone.ACT)
 
+    async def _station(self) -> _Held | Refusal:
+        """The unit on the scanning station, its tag and the DIN its tag carries; or why no
+        unit can come in now (a slot is already open for one, the tag cannot be read)."""
+        for slot, placement in self._placements.items():
+            return Refusal(
+                RefusalCode.INVALID_REQUEST,
+                f"First put unit {placement.din} into slot {slot}, which is open for it.",
+            )
+        station = await self._actions.read_station()
+        if station.problem is not None or station.tag_uid is None or station.din is None:
+            return Refusal(RefusalCode.TAG_MISMATCH, station.problem or "The tag cannot be read.")
+        return _Held(station.tag_uid, station.din)
+
     def _returned_din(self, data: str) -> str | Refusal | None:
         """The DIN a return scan carries; None for the rest of a label whose DIN was scanned
         already (nothing to do); a refusal for anything else."""
@@ -196,13 +213,9 @@ class Intake:
             return
         if din is None:
             return
-        station = await self._actions.read_station()
-        if station.problem is not None or station.tag_uid is None:
-            await self._ledger.refuse(
-                "return",
-                Refusal(RefusalCode.TAG_MISMATCH, station.problem or "The tag cannot be read."),
-                din,
-            )
+        station = await self._station()
+        if isinstance(station, Refusal):
+            await self._ledger.refuse("return", station, din)
             return
         if station.din != din:
             await self._ledger.refuse(
