@@ -23,12 +23,12 @@ import random
 from collections.abc import Callable
 
 from agent.clock import Clock
-from agent.config.schema import STATION_ANTENNA, DeviceKind, ProbeKind, Profile
+from agent.config.schema import ProbeKind, Profile
 from agent.hal.errors import PartInUse
 from agent.hal.hardware import Hardware, SlotParts
 from agent.hal.parts import PowerStatus
-from agent.hal.tag_data import encode_tag_data
 from hal_sim.battery import BatteryModel
+from hal_sim.contents import BenchError, Contents
 from hal_sim.parts import (
     ProbeFaultMode,
     SimBadgeReader,
@@ -44,19 +44,15 @@ from hal_sim.parts import (
     SimSlotLight,
 )
 from hal_sim.signal import Signal
-from hal_sim.thermal import RefrigeratorModel, ThermalModel, make_thermal_model
+from hal_sim.thermal import (
+    RefrigeratorModel,
+    ThermalModel,
+    air_probe_offsets,
+    make_thermal_model,
+)
 from hal_sim.units import SimUnit
 
 __all__ = ["BenchError", "SimDevice"]
-
-_AIR_PROBE_SPREAD_C = 0.6
-"""Air probes read warmer near the top of a cabinet: the first air probe reads this much
-above the mean, the last this much below, the others evenly in between."""
-
-
-class BenchError(Exception):
-    """A bench action the simulated world does not allow (the slot is locked, the slot is
-    full, no such unit). Nothing was changed."""
 
 
 class SimDevice:
@@ -77,12 +73,16 @@ class SimDevice:
         self._power = Signal(self._power_status())
 
         # What is where.
-        self.slot_units: dict[int, SimUnit | None] = dict.fromkeys(
-            range(1, profile.slots + 1), None
+        self.contents = Contents(
+            profile,
+            slot_locked=lambda slot: self.locks[slot].locked.value,
+            door_open=self._any_door_open,
+            on_slot=self._sense_slot,
+            on_tag=lambda _antenna, _unit, _present: None,  # the reader looks when asked
         )
+        self.slot_units = self.contents.slot_units
+        self.loose_units = self.contents.loose_units
         self._occupied = {slot: Signal(False) for slot in self.slot_units}
-        self.loose_units: dict[str, tuple[SimUnit, str]] = {}
-        self._reprogrammed_tags: dict[str, bytes] = {}
         self._door_open = {door.name: Signal(False) for door in profile.doors}
 
         self.locks = {
@@ -107,8 +107,8 @@ class SimDevice:
             SimRfidReader(
                 profile.rfid.name,
                 profile.rfid.antennas,
-                self._tags_at,
-                self._tag_memory,
+                self.contents.tags_at,
+                self.contents.tag_memory_of,
                 self._rng,
             )
             if profile.rfid is not None
@@ -206,17 +206,13 @@ class SimDevice:
         )
 
     def _make_probes(self) -> dict[str, SimProbe]:
-        air = [p for p in self.profile.probes if p.kind is ProbeKind.AIR]
+        offsets = air_probe_offsets(self.profile)
         probes: dict[str, SimProbe] = {}
         noise = self.profile.sim.probe_noise_c
         for probe in self.profile.probes:
             if probe.kind is ProbeKind.AIR:
-                index = air.index(probe)
-                offset = (
-                    0.0 if len(air) == 1 else _AIR_PROBE_SPREAD_C * (1 - 2 * index / (len(air) - 1))
-                )
                 probes[probe.name] = SimProbe(
-                    probe.name, self._air_sense(offset), noise_c=noise, rng=self._rng
+                    probe.name, self._air_sense(offsets[probe.name]), noise_c=noise, rng=self._rng
                 )
             else:
                 probes[probe.name] = SimProbe(
@@ -235,135 +231,44 @@ class SimDevice:
         self.advance_physics()
         return self.thermal.product_c
 
-    def _tag_memory(self, uid: str) -> bytes:
-        if uid in self._reprogrammed_tags:
-            return self._reprogrammed_tags[uid]
-        for unit in self._all_units():
-            if unit.tag_uid == uid:
-                return encode_tag_data(unit.din, unit.flags)
-        raise BenchError(f"no unit in the device has tag {uid}")
-
-    def _all_units(self) -> list[SimUnit]:
-        in_slots = [unit for unit in self.slot_units.values() if unit is not None]
-        return in_slots + [unit for unit, _ in self.loose_units.values()]
-
-    def _tags_at(self, antenna: str) -> frozenset[str]:
-        if (
-            antenna.startswith("slot-")
-            and self.profile.rfid is not None
-            and self.profile.rfid.per_slot
-        ):
-            unit = self.slot_units.get(int(antenna.removeprefix("slot-")))
-            return frozenset() if unit is None else frozenset({unit.tag_uid})
-        return frozenset(
-            unit.tag_uid for unit, where in self.loose_units.values() if where == antenna
-        )
-
     # --- bench hooks: contents -------------------------------------------------------------
 
     def stock(self, unit: SimUnit, slot: int | None = None) -> None:
         """Load a unit before the agent starts (commissioning), ignoring locks and doors."""
-        self._place(unit, slot)
+        self.contents.stock(unit, slot)
 
     def put_unit(self, unit: SimUnit, slot: int | None = None, *, force: bool = False) -> None:
-        """A person puts a unit into a slot (cabinet) or into the fridge or box; a unit held
-        at the scanning station moves from there."""
-        if slot is not None:
-            self._require_slot_open(slot, force=force)
-            held = self.loose_units.get(unit.tag_uid)
-            if held is not None and held[1] == STATION_ANTENNA:
-                del self.loose_units[unit.tag_uid]
-        elif not self._any_door_open():
-            raise BenchError("the door is closed: open it before putting a unit in")
-        self._place(unit, slot)
+        """A person puts a unit into a slot, the fridge or the box (:class:`Contents`)."""
+        self.contents.put_unit(unit, slot, force=force)
 
     def take_unit(
         self, slot: int | None = None, *, tag_uid: str | None = None, force: bool = False
     ) -> SimUnit:
-        """A person takes a unit out of a slot (cabinet), or by tag out of a fridge or box."""
-        if slot is not None:
-            unit = self._slot_unit(slot)
-            if unit is None:
-                raise BenchError(f"slot {slot} is empty")
-            self._require_slot_open(slot, force=force)
-            self.slot_units[slot] = None
-            self._set_occupied(slot, occupied=False)
-            return unit
-        if tag_uid is None:
-            raise BenchError("say which unit: a slot or a tag UID")
-        if tag_uid not in self.loose_units:
-            raise BenchError(f"no unit with tag {tag_uid} is inside")
-        if not self._any_door_open() and not force:
-            raise BenchError("the door is closed: open it before taking a unit out")
-        unit, _ = self.loose_units.pop(tag_uid)
-        return unit
+        """A person takes a unit out of a slot, the fridge or the box (:class:`Contents`)."""
+        return self.contents.take_unit(slot, tag_uid=tag_uid, force=force)
 
     def hold_at_station(self, unit: SimUnit) -> None:
-        """A person holds a unit at the cabinet's scanning station, over its ``station``
-        antenna, to stock it in or return it. Its DIN may be one the cabinet already holds (a
-        duplicate label is what stock-in must catch); its tag may not."""
-        if self.profile.rfid is None or STATION_ANTENNA not in self.profile.rfid.antennas:
-            raise BenchError("this device has no scanning station")
-        if any(held.tag_uid == unit.tag_uid for held in self._all_units()):
-            raise BenchError(f"a unit with tag {unit.tag_uid} is already in the device")
-        self.loose_units[unit.tag_uid] = (unit, STATION_ANTENNA)
+        """A person holds a unit at the cabinet's scanning station (:class:`Contents`)."""
+        self.contents.hold_at_station(unit)
 
     def at_station(self) -> SimUnit | None:
         """The unit held at the scanning station, if any."""
-        return next(
-            (unit for unit, where in self.loose_units.values() if where == STATION_ANTENNA),
-            None,
-        )
+        return self.contents.at_station()
 
     def take_from_station(self) -> SimUnit:
         """A person takes the unit held at the scanning station back off it."""
-        unit = self.at_station()
-        if unit is None:
-            raise BenchError("no unit is held at the scanning station")
-        del self.loose_units[unit.tag_uid]
-        return unit
+        return self.contents.take_from_station()
 
     def reprogram_tag(self, tag_uid: str, din: str, flags: str) -> None:
         """Bench fault: the tag ``tag_uid`` carries another DIN than its unit's label."""
-        self._reprogrammed_tags[tag_uid] = encode_tag_data(din, flags)
+        self.contents.reprogram_tag(tag_uid, din, flags)
 
     def find_unit(self, din: str) -> SimUnit | None:
         """The unit with this DIN, wherever it is in the device."""
-        for unit in self.slot_units.values():
-            if unit is not None and unit.din == din:
-                return unit
-        for unit, _ in self.loose_units.values():
-            if unit.din == din:
-                return unit
-        return None
+        return self.contents.find_unit(din)
 
-    def _place(self, unit: SimUnit, slot: int | None) -> None:
-        if self.find_unit(unit.din) is not None:
-            raise BenchError(f"unit {unit.din} is already in the device")
-        if slot is not None:
-            if self._slot_unit(slot) is not None:
-                raise BenchError(f"slot {slot} is already occupied")
-            self.slot_units[slot] = unit
-            self._set_occupied(slot, occupied=True)
-            return
-        if self.profile.device.kind is DeviceKind.CABINET:
-            raise BenchError("a cabinet holds units in slots: say which slot")
-        antennas = self.rfid.antennas if self.rfid is not None else ("inside",)
-        antenna = antennas[len(self.loose_units) % len(antennas)]
-        self.loose_units[unit.tag_uid] = (unit, antenna)
-
-    def _slot_unit(self, slot: int) -> SimUnit | None:
-        if slot not in self.slot_units:
-            raise BenchError(f"there is no slot {slot} (slots are 1-{len(self.slot_units)})")
-        return self.slot_units[slot]
-
-    def _require_slot_open(self, slot: int, *, force: bool) -> None:
-        self._slot_unit(slot)
-        if self.locks[slot].locked.value and not force:
-            raise BenchError(f"slot {slot} is locked")
-
-    def _set_occupied(self, slot: int, *, occupied: bool) -> None:
-        self._occupied[slot].set(occupied)
+    def _sense_slot(self, slot: int) -> None:
+        self._occupied[slot].set(self.slot_units[slot] is not None)
         self.presence[slot].refresh()
 
     # --- bench hooks: doors, environment, power ----------------------------------------------
@@ -454,7 +359,7 @@ class SimDevice:
 
     def stick_presence(self, slot: int, value: bool | None) -> None:
         """Stick a slot's presence sensor at ``value``; ``None`` frees it."""
-        self._slot_unit(slot)
+        self.contents.unit_in(slot)
         self.presence[slot].stuck_at = value
 
     def stick_door_sensor(self, door: str | None, value: bool | None) -> None:
@@ -484,7 +389,7 @@ class SimDevice:
 
     def _lock(self, slot: int | None, door: str | None) -> SimLock:
         if slot is not None:
-            self._slot_unit(slot)
+            self.contents.unit_in(slot)
             return self.locks[slot]
         door_name = self._door_name(door)
         if door_name not in self.door_locks:

@@ -32,24 +32,25 @@ import contextlib
 import random
 
 from agent.clock import Clock
-from agent.config.schema import STATION_ANTENNA, DeviceKind, ProbeKind, Profile
+from agent.config.schema import ProbeKind, Profile
 from agent.hal.hardware import Hardware
-from agent.hal.tag_data import encode_tag_data
 from drivers.assembly import DriverBackend, assemble
 from drivers.tmp117 import RESET_RESULT
 from hal_sim.battery import BatteryModel
-from hal_sim.device import BenchError
+from hal_sim.contents import BenchError, Contents
 from hal_sim.fakes.gpio import FakeGpio
 from hal_sim.fakes.platform import FakePlatform
 from hal_sim.fakes.smbus import BusFault
 from hal_sim.parts import ProbeFaultMode
-from hal_sim.thermal import RefrigeratorModel, ThermalModel, make_thermal_model
+from hal_sim.thermal import (
+    RefrigeratorModel,
+    ThermalModel,
+    air_probe_offsets,
+    make_thermal_model,
+)
 from hal_sim.units import SimUnit
 
 __all__ = ["DrivenDevice"]
-
-_AIR_PROBE_SPREAD_C = 0.6
-"""As in :mod:`hal_sim.device`: the top air probe reads this much above the mean."""
 
 _IN_LIST_PASSIVE_TARGET = 0x4A
 """The PN532 command the badge reader polls with (UM0701-02, 7.3.5)."""
@@ -70,15 +71,20 @@ class DrivenDevice:
         self._rng = random.Random(profile.sim.seed)
         self._last_step = clock.monotonic()
         self.thermal: ThermalModel = make_thermal_model(profile.sim.thermal)
+        self._air_offsets = air_probe_offsets(profile)
         self.battery = BatteryModel(profile.sim.power)
         self.fakes = FakePlatform(profile)
         self._backend = DriverBackend(self.name, assemble(profile, self.fakes))
-        self.slot_units: dict[int, SimUnit | None] = dict.fromkeys(
-            range(1, profile.slots + 1), None
+        self.contents = Contents(
+            profile,
+            slot_locked=lambda slot: self.fakes.latches[slot].locked,
+            door_open=lambda: any(self._door_open.values()),
+            on_slot=self._sense_slot,
+            on_tag=self._tag_moved,
         )
-        self.loose_units: dict[str, tuple[SimUnit, str]] = {}
+        self.slot_units = self.contents.slot_units
+        self.loose_units = self.contents.loose_units
         self._stuck_presence: dict[int, bool] = {}
-        self._reprogrammed_tags: dict[str, bytes] = {}
         self._probe_faults: dict[str, ProbeFaultMode] = {}
         self._badge_removal: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -122,13 +128,11 @@ class DrivenDevice:
         if isinstance(self.thermal, RefrigeratorModel):
             self.thermal.on_mains = self.battery.on_mains
         self.thermal.door_open = any(self._door_open.values())
-        air = [p.name for p in self.profile.probes if p.kind is ProbeKind.AIR]
+        offsets = self._air_offsets
         noise = self.profile.sim.probe_noise_c
         for probe in self.profile.probes:
             if probe.kind is ProbeKind.AIR:
-                index = air.index(probe.name)
-                spread = 0.0 if len(air) == 1 else 1 - 2 * index / (len(air) - 1)
-                celsius = self.thermal.air_c + _AIR_PROBE_SPREAD_C * spread
+                celsius = self.thermal.air_c + offsets[probe.name]
             else:
                 celsius = self.thermal.product_c
             celsius += self._rng.gauss(0.0, noise)
@@ -158,98 +162,47 @@ class DrivenDevice:
 
     def stock(self, unit: SimUnit, slot: int | None = None) -> None:
         """Load a unit before the agent starts (commissioning), ignoring locks and doors."""
-        self._place(unit, slot)
+        self.contents.stock(unit, slot)
 
     def put_unit(self, unit: SimUnit, slot: int | None = None, *, force: bool = False) -> None:
-        """A person puts a unit into a slot (cabinet) or into the fridge or box."""
-        if slot is not None:
-            self._require_slot_open(slot, force=force)
-            held = self.loose_units.get(unit.tag_uid)
-            if held is not None and held[1] == STATION_ANTENNA:
-                self._remove_tag(unit.tag_uid, STATION_ANTENNA)
-                del self.loose_units[unit.tag_uid]
-        elif not any(self._door_open.values()):
-            raise BenchError("the door is closed: open it before putting a unit in")
-        self._place(unit, slot)
+        """A person puts a unit into a slot, the fridge or the box (:class:`Contents`)."""
+        self.contents.put_unit(unit, slot, force=force)
 
     def take_unit(
         self, slot: int | None = None, *, tag_uid: str | None = None, force: bool = False
     ) -> SimUnit:
-        """A person takes a unit out of a slot (cabinet), or by tag out of a fridge or box."""
-        if slot is not None:
-            unit = self._slot_unit(slot)
-            if unit is None:
-                raise BenchError(f"slot {slot} is empty")
-            self._require_slot_open(slot, force=force)
-            self.slot_units[slot] = None
-            self._sense_slot(slot)
-            self._remove_tag(unit.tag_uid, f"slot-{slot}")
-            return unit
-        if tag_uid is None or tag_uid not in self.loose_units:
-            raise BenchError(f"no unit with tag {tag_uid} is inside")
-        if not any(self._door_open.values()) and not force:
-            raise BenchError("the door is closed: open it before taking a unit out")
-        unit, antenna = self.loose_units.pop(tag_uid)
-        self._remove_tag(tag_uid, antenna)
-        return unit
+        """A person takes a unit out of a slot, the fridge or the box (:class:`Contents`)."""
+        return self.contents.take_unit(slot, tag_uid=tag_uid, force=force)
 
     def hold_at_station(self, unit: SimUnit) -> None:
-        """A person holds a unit over the cabinet's scanning station antenna."""
-        if self.profile.rfid is None or STATION_ANTENNA not in self.profile.rfid.antennas:
-            raise BenchError("this device has no scanning station")
-        if self.find_unit(unit.din) is not None:
-            raise BenchError(f"unit {unit.din} is already in the device")
-        self.loose_units[unit.tag_uid] = (unit, STATION_ANTENNA)
-        self._put_tag(unit, STATION_ANTENNA)
+        """A person holds a unit over the cabinet's scanning station (:class:`Contents`)."""
+        self.contents.hold_at_station(unit)
+
+    def at_station(self) -> SimUnit | None:
+        """The unit held at the scanning station, if any."""
+        return self.contents.at_station()
+
+    def take_from_station(self) -> SimUnit:
+        """A person takes the unit held at the scanning station back off it."""
+        return self.contents.take_from_station()
 
     def reprogram_tag(self, tag_uid: str, din: str, flags: str) -> None:
         """Bench fault: the tag ``tag_uid`` carries another DIN than its unit's label."""
-        self._reprogrammed_tags[tag_uid] = encode_tag_data(din, flags)
+        self.contents.reprogram_tag(tag_uid, din, flags)
 
     def find_unit(self, din: str) -> SimUnit | None:
         """The unit with this DIN, wherever it is in the device."""
-        units = [u for u in self.slot_units.values() if u is not None]
-        units += [unit for unit, _ in self.loose_units.values()]
-        return next((unit for unit in units if unit.din == din), None)
+        return self.contents.find_unit(din)
 
-    def _place(self, unit: SimUnit, slot: int | None) -> None:
-        if self.find_unit(unit.din) is not None:
-            raise BenchError(f"unit {unit.din} is already in the device")
-        if slot is not None:
-            if self._slot_unit(slot) is not None:
-                raise BenchError(f"slot {slot} is already occupied")
-            self.slot_units[slot] = unit
-            self._sense_slot(slot)
-            if self.profile.rfid is not None and self.profile.rfid.per_slot:
-                self._put_tag(unit, f"slot-{slot}")
+    def _tag_moved(self, antenna: str, unit: SimUnit, present: bool) -> None:
+        """A unit came under an antenna (its tag enters the fake reader's field) or left."""
+        rfid = self.fakes.rfid
+        if rfid is None:
             return
-        if self.profile.device.kind is DeviceKind.CABINET:
-            raise BenchError("a cabinet holds units in slots: say which slot")
-        antennas = self.profile.rfid.antennas if self.profile.rfid is not None else ("inside",)
-        antenna = antennas[len(self.loose_units) % len(antennas)]
-        self.loose_units[unit.tag_uid] = (unit, antenna)
-        self._put_tag(unit, antenna)
-
-    def _put_tag(self, unit: SimUnit, antenna: str) -> None:
-        if self.fakes.rfid is not None:
-            memory = self._reprogrammed_tags.get(unit.tag_uid) or encode_tag_data(
-                unit.din, unit.flags
-            )
-            self.fakes.rfid.put_tag(antenna, unit.tag_uid, memory)
-
-    def _remove_tag(self, tag_uid: str, antenna: str) -> None:
-        if self.fakes.rfid is not None and tag_uid.upper() in self.fakes.rfid.fields[antenna]:
-            self.fakes.rfid.remove_tag(antenna, tag_uid)
-
-    def _slot_unit(self, slot: int) -> SimUnit | None:
-        if slot not in self.slot_units:
-            raise BenchError(f"there is no slot {slot} (slots are 1-{len(self.slot_units)})")
-        return self.slot_units[slot]
-
-    def _require_slot_open(self, slot: int, *, force: bool) -> None:
-        self._slot_unit(slot)
-        if self.fakes.latches[slot].locked and not force:
-            raise BenchError(f"slot {slot} is locked")
+        if present:
+            rfid.put_tag(antenna, unit.tag_uid, self.contents.tag_memory(unit))
+        elif unit.tag_uid.upper() in rfid.fields[antenna]:
+            rfid.remove_tag(antenna, unit.tag_uid)
 
     def _sense_slot(self, slot: int) -> None:
         """The slot's presence input: pulled low by a unit (or a stuck sensor), else its
@@ -361,7 +314,7 @@ class DrivenDevice:
         self, slot: int | None = None, *, door: str | None = None, jammed: bool = True
     ) -> None:
         if slot is not None:
-            self._slot_unit(slot)
+            self.contents.unit_in(slot)
             slot_latch = self.fakes.latches[slot]
             slot_latch.jam() if jammed else slot_latch.free()
             return
@@ -373,7 +326,7 @@ class DrivenDevice:
 
     def stick_presence(self, slot: int, value: bool | None) -> None:
         """Stick a slot's presence sensor at ``value``; ``None`` frees it."""
-        self._slot_unit(slot)
+        self.contents.unit_in(slot)
         if value is None:
             self._stuck_presence.pop(slot, None)
         else:

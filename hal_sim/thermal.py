@@ -15,9 +15,19 @@ import enum
 import math
 from typing import Protocol
 
-from agent.config.schema import PassiveBoxPhysics, RefrigeratorPhysics
+from agent.config.schema import PassiveBoxPhysics, ProbeKind, Profile, RefrigeratorPhysics
 
-__all__ = ["PassiveBoxModel", "RefrigeratorModel", "ThermalModel", "make_thermal_model"]
+__all__ = [
+    "PassiveBoxModel",
+    "RefrigeratorModel",
+    "ThermalModel",
+    "air_probe_offsets",
+    "make_thermal_model",
+]
+
+AIR_PROBE_SPREAD_C = 0.6
+"""Air probes read warmer near the top of a cabinet: the first air probe reads this much
+above the mean, the last this much below, the others evenly in between."""
 
 _S_PER_MIN = 60.0
 _J_PER_KJ = 1000.0
@@ -417,3 +427,15 @@ class PassiveBoxModel:
         contents_c = self.ambient_c + (e_slow * slow_part[0] - e_fast * fast_part[0]) / spread
         coolant_c = self.ambient_c + (e_slow * slow_part[1] - e_fast * fast_part[1]) / spread
         return contents_c, edge_j + (coolant_c - self._melt_c) * self._coolant_sensible_j_per_k
+
+
+def air_probe_offsets(profile: Profile) -> dict[str, float]:
+    """How much each air probe of ``profile`` reads above the model's air temperature (the
+    stratification of :data:`AIR_PROBE_SPREAD_C`), by probe name."""
+    air = [probe.name for probe in profile.probes if probe.kind is ProbeKind.AIR]
+    if len(air) == 1:
+        return {air[0]: 0.0}
+    return {
+        name: AIR_PROBE_SPREAD_C * (1 - 2 * index / (len(air) - 1))
+        for index, name in enumerate(air)
+    }
