@@ -16,6 +16,7 @@ type means adding a name there and a class in one of these modules.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -100,11 +101,31 @@ class AgentStopping:
 
 @dataclass(frozen=True, slots=True)
 class TemperatureSample:
-    """One valid reading of one probe, in degrees Celsius."""
+    """One sampling tick of a group of probes: the valid reading of each, in degrees Celsius.
+
+    ``probes[i]`` read ``celsius[i]``. The probes that share an interval are read together, and
+    their readings are one record: the cabinet's temperatures at that moment, as a data logger
+    keeps one row per logging interval. A probe that gave no valid reading in the tick is
+    absent (its :class:`ProbeFault` says why), so a tick has at least one reading and each
+    probe at most once.
+    """
 
     TYPE: ClassVar[EventType] = EventType.TEMPERATURE_SAMPLE
-    probe: str
-    celsius: float
+    probes: tuple[str, ...]
+    celsius: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not self.probes or len(self.probes) != len(self.celsius):
+            raise ValueError(
+                f"a temperature sample needs one reading per probe, at least one:"
+                f" {len(self.probes)} probes, {len(self.celsius)} readings"
+            )
+        if len(set(self.probes)) != len(self.probes):
+            raise ValueError(f"a probe is read at most once per tick: {list(self.probes)}")
+
+    def readings(self) -> Iterator[tuple[str, float]]:
+        """Each probe with its reading."""
+        return zip(self.probes, self.celsius, strict=True)
 
 
 @dataclass(frozen=True, slots=True)

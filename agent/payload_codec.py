@@ -59,9 +59,21 @@ def decode_payload(event_type: str, data: bytes | dict[str, Any]) -> Payload:
             value = cbor2.loads(data)
         except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError) as error:
             raise PayloadDecodeError(f"{kind}: not valid CBOR: {error}") from None
+        if kind is EventType.TEMPERATURE_SAMPLE:
+            value = _tick_form(value)
     else:
         value = data
     return _build(PAYLOAD_TYPES[kind], value)
+
+
+def _tick_form(value: object) -> object:
+    """A stored temperature sample as a tick: a journal written before protocol version 2
+    holds one record per probe reading (``{"probe": p, "celsius": c}``), which is the tick of
+    that probe alone; anything else is returned as it is, for :func:`_build` to check. Only
+    stored bytes are read this way: a map from the wire has the shape of its version."""
+    if type(value) is dict and value.keys() == {"probe", "celsius"}:
+        return {"probes": [value["probe"]], "celsius": [value["celsius"]]}
+    return value
 
 
 _TEMPERATURE = EventType.TEMPERATURE_SAMPLE.value
@@ -76,10 +88,18 @@ def payload_map(event_type: str, data: bytes) -> dict[str, Any]:
         except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError):
             value = None  # decode_payload below raises its error
         if type(value) is dict and len(value) == 2:
-            probe = value.get("probe")
+            probes = value.get("probes")
             celsius = value.get("celsius")
-            if type(probe) is str and type(celsius) is float and math.isfinite(celsius):
-                return {"probe": probe, "celsius": celsius}
+            if (
+                type(probes) is list
+                and type(celsius) is list
+                and 0 < len(probes) == len(celsius)
+                and {*map(type, probes)} == {str}
+                and len(set(probes)) == len(probes)
+                and {*map(type, celsius)} == {float}
+                and all(map(math.isfinite, celsius))
+            ):
+                return {"probes": probes, "celsius": celsius}
     return payload_to_map(decode_payload(event_type, data))
 
 

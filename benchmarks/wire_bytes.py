@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from agent.sync.protocol import BatchLimits, pack_batches
-from hal_sim.backlog import WEEK_OF_SAMPLES, week_of_records
+from hal_sim.backlog import WEEK_OF_READINGS, week_of_records
 
 DEVICE = "cab-or-01"
 
@@ -25,10 +25,10 @@ def main() -> None:
     packed = pack_batches(DEVICE, records, historical=True, limits=BatchLimits())
     elapsed = time.perf_counter() - started
     total = sum(len(batch.data) for batch in packed)
-    print(f"records            {len(records):>10,} ({WEEK_OF_SAMPLES:,} temperature samples)")
+    print(f"records            {len(records):>10,} ({WEEK_OF_READINGS:,} temperature samples)")
     print(f"batches            {len(packed):>10,}")
     print(f"bytes on the wire  {total:>10,}")
-    print(f"per sample         {total / WEEK_OF_SAMPLES:>10.2f} bytes (target <= 12)")
+    print(f"per sample         {total / WEEK_OF_READINGS:>10.2f} bytes (target <= 12)")
     print(f"packing            {len(records) / elapsed:>10,.0f} records/s")
 
 

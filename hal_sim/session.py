@@ -99,8 +99,8 @@ class SimSession:
     def _observe(self, event: Event) -> None:
         payload = event.payload
         self.counts[payload.TYPE] += 1
-        if type(payload) is TemperatureSample:  # the hot path: eight a second
-            self.latest_temperatures[payload.probe] = payload.celsius
+        if type(payload) is TemperatureSample:  # the hot path: a tick a second
+            self.latest_temperatures.update(payload.readings())
             return
         if isinstance(payload, ProbeFault) and not payload.cleared:
             self.latest_temperatures[payload.probe] = None

@@ -23,7 +23,7 @@ from agent.sync.protocol import (
     parse_topic,
     shared_filter,
 )
-from hal_sim.backlog import WEEK_OF_SAMPLES, week_of_records
+from hal_sim.backlog import WEEK_OF_READINGS, week_of_records
 
 DEVICE = "cab-01"
 RECORDS = Topic("site-1", DEVICE, TopicKind.RECORDS)
@@ -154,7 +154,7 @@ def test_batches_respect_count_and_byte_limits() -> None:
 
 def test_a_week_of_backlog_costs_at_most_12_bytes_per_temperature_sample() -> None:
     records = list(week_of_records(DEVICE))
-    samples = WEEK_OF_SAMPLES
+    samples = WEEK_OF_READINGS
     packed = pack_batches(DEVICE, records, historical=True, limits=BatchLimits())
     total = sum(len(p.data) for p in packed)
     per_sample = total / samples

@@ -8,7 +8,7 @@ Keeps invariant 4 of the brief. In one run, each step in its own transactions:
    unsynchronised clock in 1970 is not deleted on its first maintenance).
 2. **Eviction**, only while over budget: acknowledged ``ROUTINE`` records, oldest first.
 3. **Thinning**, only while still over budget: pending ``ROUTINE`` records are halved in
-   windows of the oldest ones: within a window, the samples of each series (one probe's samples)
+   windows of the oldest ones: within a window, the samples of each series (a group of probes)
    are numbered in sequence order and every second one is deleted - the first of each series in
    a window always stays. Windows are swept from the oldest up; if a whole sweep is not enough,
    the next sweep halves again from the oldest, so the oldest data loses resolution first and

@@ -59,9 +59,10 @@ synchronised (0/1), CBOR payload."""
 
 
 def to_row(event: Event, record_class: RecordClass) -> Row:
-    """The row that stores ``event``; the series groups samples of one probe for thinning."""
+    """The row that stores ``event``; the series groups the samples of one group of probes
+    (the probes read together) for thinning."""
     payload = event.payload
-    series = payload.probe if isinstance(payload, TemperatureSample) else None
+    series = ",".join(payload.probes) if isinstance(payload, TemperatureSample) else None
     return (
         event.id.sequence,
         event.id.boot_epoch,

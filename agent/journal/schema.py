@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS records (
     wall_ns              INTEGER NOT NULL,
     monotonic_ns         INTEGER NOT NULL,
     clock_synchronised   INTEGER NOT NULL,     -- 0 / 1
-    series               TEXT,                 -- thinning group (the probe of a sample)
+    series               TEXT,                 -- thinning group (the probes of a sample)
     payload              BLOB    NOT NULL,     -- CBOR map of the payload's fields
     acknowledged_wall_ns INTEGER               -- NULL while pending in the outbox
 );

@@ -37,14 +37,14 @@ _INDICATION = {
 
 
 def classify_for(profile: Profile) -> Classifier:
-    """Samples inside the storage limits are routine; outside them, excursions (never
-    thinned); every other record is kept."""
+    """Samples with every reading inside the storage limits are routine; one reading outside
+    them makes the sample an excursion (never thinned); every other record is kept."""
     low, high = profile.storage.min_c, profile.storage.max_c
 
     def classify(event: Event) -> RecordClass:
         payload = event.payload
         if type(payload) is TemperatureSample:
-            inside = low <= payload.celsius <= high
+            inside = low <= min(payload.celsius) and max(payload.celsius) <= high
             return RecordClass.ROUTINE if inside else RecordClass.EXCURSION
         return RecordClass.KEPT
 

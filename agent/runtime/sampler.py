@@ -2,14 +2,16 @@
 
 Probes that share an interval are read together by one task, on a fixed schedule of the agent's
 monotonic clock (``start + k * interval``), so sampling does not drift however long a read takes;
-a tick missed because reads overran is skipped, not made up in a burst. A tick's readings are
-recorded together (``EventStream.record_many``), so the journal commits them in one
-transaction.
+a tick missed because reads overran is skipped, not made up in a burst.
 
-A reading becomes a :class:`~agent.events.TemperatureSample` only if it is a number inside the
-probe's plausible range; anything else - no answer, a failed read, NaN, 85 °C from a DS18B20
-that never converted - is a :class:`~agent.events.ProbeFault`, recorded when the fault begins
-and again (``cleared``) when valid readings resume.
+A tick's valid readings are one :class:`~agent.events.TemperatureSample` record (a record per
+tick, not per probe: the journal, the wire and the hospital's database each carry a week of a
+cabinet's samples as an eighth as many rows). A reading is valid only if it is a number inside
+the probe's plausible range; anything else - no answer, a failed read, NaN, 85 °C from a
+DS18B20 that never converted - leaves the probe out of the tick and is a
+:class:`~agent.events.ProbeFault`, recorded when the fault begins and again (``cleared``) when
+valid readings resume. The tick's records are recorded together (``EventStream.record_many``),
+so the journal commits them in one transaction.
 """
 
 from __future__ import annotations
@@ -71,14 +73,27 @@ class ProbeSampler:
 
     async def tick(self) -> None:
         """Read every probe of the group once and record the outcomes together."""
-        payloads: list[TemperatureSample | ProbeFault] = []
+        faults: list[ProbeFault] = []
+        probes: list[str] = []
+        readings: list[float] = []
         for probe in self._probes:
-            payloads.extend(await self._read(probe))
+            name = probe.config.name
+            outcome = await self._read(probe)
+            if isinstance(outcome, float):
+                probes.append(name)
+                readings.append(outcome)
+                if self._fault.pop(name, None) is not None:
+                    faults.append(ProbeFault(probe=name, reason="recovered", cleared=True))
+            elif outcome is not None:
+                faults.append(outcome)
+        payloads: list[TemperatureSample | ProbeFault] = [*faults]
+        if probes:
+            payloads.append(TemperatureSample(probes=tuple(probes), celsius=tuple(readings)))
         with contextlib.suppress(SinkUnavailable):  # logged and alarmed by the stream
             await self._stream.record_many(payloads)
 
-    async def _read(self, probe: SampledProbe) -> Sequence[TemperatureSample | ProbeFault]:
-        """What one reading of one probe is to be recorded as (nothing for a fault already
+    async def _read(self, probe: SampledProbe) -> float | ProbeFault | None:
+        """One probe's valid reading, or the fault to record (None for a fault already
         recorded)."""
         name = probe.config.name
         try:
@@ -93,14 +108,10 @@ class ProbeSampler:
                 f" to {probe.config.plausible_max_c:g} °C)"
             )
             return self._faulted(name, reason, value if math.isfinite(value) else None)
-        sample = TemperatureSample(probe=name, celsius=value)
-        if name in self._fault:
-            del self._fault[name]
-            return (ProbeFault(probe=name, reason="recovered", cleared=True), sample)
-        return (sample,)
+        return float(value)
 
-    def _faulted(self, name: str, reason: str, value: float | None) -> Sequence[ProbeFault]:
+    def _faulted(self, name: str, reason: str, value: float | None) -> ProbeFault | None:
         if self._fault.get(name) == reason:
-            return ()
+            return None
         self._fault[name] = reason
-        return (ProbeFault(probe=name, reason=reason, value=value),)
+        return ProbeFault(probe=name, reason=reason, value=value)

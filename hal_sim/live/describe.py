@@ -60,7 +60,7 @@ def describe_payload(payload: Payload) -> str:  # noqa: PLR0911, PLR0912 - one c
         case AgentStopping():
             return f"agent stopping: {payload.reason}"
         case TemperatureSample():
-            return f"{payload.probe} {payload.celsius:.2f} °C"
+            return ", ".join(f"{probe} {celsius:.2f} °C" for probe, celsius in payload.readings())
         case ProbeFault(cleared=True):
             return f"probe {payload.probe} reads again"
         case ProbeFault():

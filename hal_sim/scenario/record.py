@@ -60,9 +60,11 @@ class Recorder:
         payload = event.payload
         if type(payload) is not TemperatureSample:
             self.events.append(Recorded(at, event))
-        elif payload.probe in self._sample_times:
-            self._sample_times[payload.probe].append(at)
-            self._sample_values[payload.probe].append(payload.celsius)
+            return
+        for probe, celsius in payload.readings():
+            if probe in self._sample_times:
+                self._sample_times[probe].append(at)
+                self._sample_values[probe].append(celsius)
 
     def between(self, since: float, until: float, kind: EventType) -> Iterator[Recorded]:
         """The recorded events of type ``kind`` from ``since`` to ``until`` (both included)."""

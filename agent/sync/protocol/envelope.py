@@ -39,7 +39,7 @@ __all__ = [
     "encode_message",
 ]
 
-VERSION = 1
+VERSION = 2
 """The protocol version this module speaks, in every message's ``v`` and in the topics."""
 
 CONTENT_TYPE = f"application/cbor; schema=hemotrace-{VERSION}"
