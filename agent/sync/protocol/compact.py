@@ -1,24 +1,29 @@
-"""The compact form of temperature samples: per-probe columns of small integer deltas.
+"""The compact form of temperature samples: columns of small integer deltas.
 
-A 72-slot cabinet logs eight probes every ten seconds; sent one by one, each sample would cost
-some 80 bytes. Here the samples of one probe (within one boot epoch and one clock-synchronised
-state) become a column of four integer arrays whose items are mostly one or a few bytes:
+A 72-slot cabinet records a tick of eight probe readings every ten seconds; as plain records,
+a tick costs some 150 bytes. Here the ticks of one probe set (within one boot epoch and one
+clock-synchronised state) become a column of integer arrays whose items are mostly one or a few
+bytes:
 
-* ``seq``: the first sequence, then the difference to the previous sample's;
+* ``seq``: the first sequence, then the difference to the previous tick's;
 * ``mono``: the first monotonic time, the first difference, then differences of differences
   (a steady sampling period encodes as the jitter around it);
 * ``wall``: the first ``wall_ns - mono_ns``, then its differences (zero while the wall clock
   runs with the monotonic one);
-* ``value``: the reading times ``divisor`` as an integer, then its differences.
+* ``values``: one array per probe: its reading times ``divisor`` as an integer, then its
+  differences.
 
-Keeps exactness: a sample is put in a column only if ``value / divisor`` is, bit for bit, the
-float it carries and every item fits CBOR's integer range; any other sample travels in the
+Keeps exactness: a tick is put in a column only if each of its readings is, bit for bit,
+``numerator / divisor`` and every item fits CBOR's integer range; any other tick travels in the
 plain form. Decoding a column gives back events equal to the ones encoded.
+
+Both ends handle a column's readings as whole byte strings where they can (the journal's stored
+payloads are sliced and unpacked at once; a decoded column's payloads are packed at once), so a
+week's backlog costs no Python work per reading on the common path.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import operator
@@ -27,12 +32,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import cbor2
-
 from agent.events import Event, EventType, RecordId, TemperatureSample
-from agent.payload_codec import encode_payload
+from agent.payload_codec import PayloadDecodeError, encode_payload, payload_map
 from agent.sync.protocol.errors import ImpossibleValue
-from agent.sync.protocol.fields import MAX_U64, Fields, as_int
+from agent.sync.protocol.fields import MAX_U64, Fields, as_array, as_int, as_text
 from agent.sync.protocol.wire import RecordRow, StoredRow, stored_payload_map
 
 __all__ = [
@@ -56,6 +59,13 @@ _HIGH = 2**64 - 1
 """The range of CBOR's integer major types 0 and 1: column items never need a bignum."""
 _SCALED_LIMIT = 2.0**64
 _TEMPERATURE = EventType.TEMPERATURE_SAMPLE.value
+_DOUBLE = 0xFB
+"""CBOR's initial byte of a double (major type 7, 27): how every reading is encoded."""
+_READING = 9
+"""Bytes of one encoded reading: the initial byte and the IEEE 754 double."""
+
+Key = tuple[tuple[str, ...], int, bool]
+"""What ticks share to be in one column: their probes, boot epoch and clock state."""
 
 
 def _numerator(celsius: float, divisor: int) -> int | None:
@@ -75,9 +85,9 @@ def _all_numerators(values: list[float], divisor: int) -> list[int] | None:
 
     The common case of :func:`_numerator` over a whole column at C speed: for finite floats
     other than zero, ``==`` is bit-for-bit equality; zeros (where ``-0.0 == 0.0``) and any
-    non-finite value leave it to the exact per-sample check.
+    non-finite value leave it to the exact per-tick check.
     """
-    if 0.0 in values:  # 0.0 or -0.0: only the per-sample check tells them apart
+    if 0.0 in values:  # 0.0 or -0.0: only the per-tick check tells them apart
         return None
     try:
         numerators = list(map(round, map(operator.mul, values, itertools.repeat(divisor))))
@@ -101,134 +111,156 @@ def _in_range(*columns: list[int]) -> bool:
 
 @dataclass
 class _Column:
-    """A column being built; samples are offered in ascending sequence order."""
+    """A column being built; ticks are offered in ascending sequence order."""
 
-    probe: str
-    epoch: int
-    synchronised: bool
+    key: Key
     divisor: int
     seq: list[int] = field(default_factory=list)
     mono: list[int] = field(default_factory=list)
     wall: list[int] = field(default_factory=list)
-    value: list[int] = field(default_factory=list)
-    _last: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
-    """Previous sample's sequence, monotonic time, monotonic step, wall offset, numerator."""
+    values: list[list[int]] = field(default_factory=list)
+    _last: tuple[int, int, int, int] = (0, 0, 0, 0)
+    """Previous tick's sequence, monotonic time, monotonic step and wall offset."""
+    _last_numerators: Sequence[int] = ()
 
-    def offer(self, sequence: int, mono: int, wall: int, numerator: int) -> bool:
-        """Append the sample if all its items fit; False leaves the column unchanged."""
+    def offer(self, sequence: int, mono: int, wall: int, numerators: Sequence[int]) -> bool:
+        """Append the tick if all its items fit; False leaves the column unchanged."""
         offset = wall - mono
         if not self.seq:
             step = 0
-            items = (sequence, mono, offset, numerator)
+            items = (sequence, mono, offset)
+            deltas: Sequence[int] = numerators
         else:
-            last_seq, last_mono, last_step, last_offset, last_value = self._last
+            last_seq, last_mono, last_step, last_offset = self._last
             step = mono - last_mono
             items = (
                 sequence - last_seq,
                 step if len(self.seq) == 1 else step - last_step,
                 offset - last_offset,
-                numerator - last_value,
             )
-        if not all(_LOW <= item <= _HIGH for item in items):
+            deltas = list(map(operator.sub, numerators, self._last_numerators))
+        if not all(_LOW <= item <= _HIGH for item in (*items, *deltas)):
             return False
-        for column, item in zip((self.seq, self.mono, self.wall, self.value), items, strict=True):
+        if not self.values:
+            self.values = [[] for _ in numerators]
+        for column, item in zip((self.seq, self.mono, self.wall), items, strict=True):
             column.append(item)
-        self._last = (sequence, mono, step, offset, numerator)
+        for column, delta in zip(self.values, deltas, strict=True):
+            column.append(delta)
+        self._last = (sequence, mono, step, offset)
+        self._last_numerators = numerators
         return True
 
-    def fill(self, seqs: list[int], monos: list[int], walls: list[int], nums: list[int]) -> bool:
-        """Every sample at once, if every item of every sample fits (then exactly what offering
+    def fill(
+        self, seqs: list[int], monos: list[int], walls: list[int], numerators: list[list[int]]
+    ) -> bool:
+        """Every tick at once, if every item of every tick fits (then exactly what offering
         them one by one gives); False leaves the column unchanged."""
         offsets = list(map(operator.sub, walls, monos))
         steps = _differences(monos)
         mono = [steps[0], *_differences(steps[1:])] if len(steps) > 1 else steps
-        columns = (_differences(seqs), mono, _differences(offsets), _differences(nums))
-        if not _in_range(*columns):
+        columns = (_differences(seqs), mono, _differences(offsets))
+        values = [_differences(column) for column in numerators]
+        if not _in_range(*columns, *values):
             return False
-        self.seq, self.mono, self.wall, self.value = (list(c) for c in columns)
+        self.seq, self.mono, self.wall = columns
+        self.values = values
         return True
 
     def to_map(self) -> dict[str, Any]:
+        probes, epoch, synchronised = self.key
         return {
-            "probe": self.probe,
-            "epoch": self.epoch,
-            "synced": self.synchronised,
+            "probes": list(probes),
+            "epoch": epoch,
+            "synced": synchronised,
             "divisor": self.divisor,
             "seq": self.seq,
             "mono": self.mono,
             "wall": self.wall,
-            "value": self.value,
+            "values": self.values,
         }
 
 
 @dataclass(slots=True)
 class _Group:
-    """The samples of one probe, boot epoch and clock state, as parallel lists."""
+    """The ticks of one key, as parallel lists; ``values`` holds one list per probe."""
 
-    seqs: list[int] = field(default_factory=list)
-    monos: list[int] = field(default_factory=list)
-    walls: list[int] = field(default_factory=list)
-    values: list[float] = field(default_factory=list)
-    records: list[Any] = field(default_factory=list)
+    seqs: list[int]
+    monos: list[int]
+    walls: list[int]
+    values: list[list[float]]
+    records: list[Any]
 
 
-def _best_divisor(values: Sequence[float]) -> int | None:
-    """The divisor representing the most samples exactly (the first one on a tie), if any."""
+def _best_divisor(values: list[list[float]]) -> int | None:
+    """The divisor representing the most ticks exactly (the first one on a tie), if any."""
     counts = [
-        sum(_numerator(value, divisor) is not None for value in values) for divisor in DIVISORS
+        sum(
+            all(_numerator(reading, divisor) is not None for reading in tick)
+            for tick in zip(*values, strict=True)
+        )
+        for divisor in DIVISORS
     ]
     best = max(counts)
     return DIVISORS[counts.index(best)] if best else None
 
 
-def _pack_group(
-    key: tuple[str, int, bool], group: _Group, plain: list[Any]
-) -> dict[str, Any] | None:
-    """The column map of ``group`` (None if no sample fits); the samples that do not fit go
-    to ``plain``."""
-    probe, epoch, synchronised = key
-    # Fast path: the first divisor represents every sample (the best, and the first on a tie).
-    numerators = _all_numerators(group.values, DIVISORS[0])
-    if numerators is not None:
-        column = _Column(probe, epoch, synchronised, DIVISORS[0])
-        if column.fill(group.seqs, group.monos, group.walls, numerators):
+def _pack_group(key: Key, group: _Group, plain: list[Any]) -> dict[str, Any] | None:
+    """The column map of ``group`` (None if no tick fits); the ticks that do not fit go to
+    ``plain``."""
+    # Fast path: the first divisor represents every reading (the best, and the first on a tie).
+    numerators = [_all_numerators(column, DIVISORS[0]) for column in group.values]
+    if all(column is not None for column in numerators):
+        column = _Column(key, DIVISORS[0])
+        if column.fill(group.seqs, group.monos, group.walls, numerators):  # type: ignore[arg-type]
             return column.to_map()
     divisor = _best_divisor(group.values)
     if divisor is None:
         plain.extend(group.records)
         return None
-    column = _Column(probe, epoch, synchronised, divisor)
-    for i, record in enumerate(group.records):
-        numerator = _numerator(group.values[i], divisor)
-        if numerator is None or not column.offer(
-            group.seqs[i], group.monos[i], group.walls[i], numerator
+    column = _Column(key, divisor)
+    ticks = zip(*group.values, strict=True)
+    for i, (record, tick) in enumerate(zip(group.records, ticks, strict=True)):
+        scaled = [_numerator(reading, divisor) for reading in tick]
+        if None in scaled or not column.offer(
+            group.seqs[i],
+            group.monos[i],
+            group.walls[i],
+            scaled,  # type: ignore[arg-type]
         ):
             plain.append(record)
     return column.to_map() if column.seq else None
 
 
-def _pack(groups: dict[tuple[str, int, bool], _Group], plain: list[Any]) -> list[dict[str, Any]]:
+def _pack(groups: dict[Key, _Group], plain: list[Any]) -> list[dict[str, Any]]:
     columns = [_pack_group(key, group, plain) for key, group in groups.items()]
     return [column for column in columns if column is not None]
 
 
+def _add(groups: dict[Key, _Group], key: Key, tick: tuple[int, int, int], celsius: Any) -> _Group:
+    """Add a tick (sequence, monotonic, wall) and its readings to its key's group."""
+    group = groups.get(key)
+    if group is None:
+        group = groups[key] = _Group([], [], [], [[] for _ in key[0]], [])
+    sequence, mono, wall = tick
+    group.seqs.append(sequence)
+    group.monos.append(mono)
+    group.walls.append(wall)
+    for column, reading in zip(group.values, celsius, strict=True):
+        column.append(reading if type(reading) is float else float(reading))
+    return group
+
+
 def pack_temperatures(records: Iterable[Event]) -> tuple[list[dict[str, Any]], list[Event]]:
     """Split ``records`` (ascending) into column maps and the events left for the plain form."""
-    groups: dict[tuple[str, int, bool], _Group] = {}
+    groups: dict[Key, _Group] = {}
     plain: list[Event] = []
     for event in records:
         payload = event.payload
         if isinstance(payload, TemperatureSample):
-            key = (payload.probe, event.id.boot_epoch, event.clock_synchronised)
-            group = groups.get(key)
-            if group is None:
-                group = groups[key] = _Group()
-            group.seqs.append(event.id.sequence)
-            group.monos.append(event.monotonic_ns)
-            group.walls.append(event.wall_ns)
-            celsius = payload.celsius
-            group.values.append(celsius if type(celsius) is float else float(celsius))
-            group.records.append(event)
+            key = (payload.probes, event.id.boot_epoch, event.clock_synchronised)
+            tick = (event.id.sequence, event.monotonic_ns, event.wall_ns)
+            _add(groups, key, tick, payload.celsius).records.append(event)
         else:
             plain.append(event)
     return _pack(groups, plain), plain
@@ -245,182 +277,191 @@ def pack_stored_temperatures(
     plain = list(itertools.compress(rows, map(operator.not_, is_sample)))
     if not samples:
         return [], plain
-    groups = _canonical_groups(samples)
+    groups = _canonical_group(samples)
     if groups is None:
         groups = _decoded_groups(samples)
     return _pack(groups, plain), plain
 
 
-_HEAD = slice(None, -8)
-_TAIL = slice(-8, None)
-
-
-@functools.lru_cache(maxsize=256)
-def _canonical_probe(head: bytes) -> str | None:
-    """The probe whose samples encode as ``head`` followed by the reading's 8 bytes, if
-    ``head`` is exactly that prefix of :func:`~agent.payload_codec.encode_payload`'s encoding
-    (a map of ``probe``, then ``celsius`` as a CBOR double); None for anything else."""
+def _tick_shape(payload: bytes) -> tuple[tuple[str, ...], int] | None:
+    """The probes of a tick whose payload is exactly :func:`~agent.payload_codec.
+    encode_payload`'s encoding of it (so its readings are finite CBOR doubles), and the length
+    of the encoding's head (all of it but the readings); None for any other payload."""
     try:
-        value = cbor2.loads(head + bytes(8))
-    # A third-party decoder on a stored payload: whatever it raises, the slow path decides.
-    except Exception:  # noqa: BLE001
+        value = payload_map(_TEMPERATURE, payload)
+    except PayloadDecodeError:
         return None
-    probe = value.get("probe") if type(value) is dict else None
-    if type(probe) is not str:
+    sample = TemperatureSample(tuple(value["probes"]), tuple(value["celsius"]))
+    if encode_payload(sample) != payload:
         return None
-    sample = TemperatureSample(probe, 0.0)
-    return probe if encode_payload(sample) == head + bytes(8) else None
+    return sample.probes, len(payload) - _READING * len(sample.probes)
 
 
-def _canonical_groups(samples: list[StoredRow]) -> dict[tuple[str, int, bool], _Group] | None:
-    """The samples' groups read straight from their payload bytes, when every payload is a
-    probe's canonical prefix (:func:`_canonical_probe`) and a finite double - what
-    ``payload_map`` accepts and returns as ``{"probe": probe, "celsius": value}`` for such
-    bytes; None (the per-sample path decides) otherwise.
+def _canonical_group(samples: list[StoredRow]) -> dict[Key, _Group] | None:
+    """The samples as one group read straight from their payload bytes, when they share one
+    probe set, boot epoch and clock state and every payload is that probe set's canonical
+    encoding with finite readings - what :func:`~agent.payload_codec.payload_map` accepts and
+    returns as ``{"probes": probes, "celsius": readings}`` for such bytes; None (the per-sample
+    path decides) otherwise.
 
-    A cabinet samples its probes in turn: when every ``n``-th sample is the same probe's (``n``
-    probes, one boot epoch and clock state), each group is a slice, taken without a look at
-    each sample; otherwise samples are grouped one by one."""
+    A canonical payload is a head fixed by its probes, then each reading as a CBOR double: all
+    the readings of the group are unpacked from one byte string, without a look at each tick.
+    """
     seqs, epochs, _, walls, monos, synced, payloads = zip(*samples, strict=True)
-    heads = [payload[:-8] for payload in payloads]
-    probes: dict[bytes, str] = {}
-    for head in set(heads):
-        probe = _canonical_probe(head)
-        if probe is None:
-            return None
-        probes[head] = probe
-    values = struct.unpack(f">{len(samples)}d", b"".join([payload[-8:] for payload in payloads]))
+    first = payloads[0]
+    if len({*map(len, payloads)}) != 1 or len({*epochs}) != 1 or len({*map(bool, synced)}) != 1:
+        return None
+    shape = _tick_shape(first)
+    if shape is None:
+        return None
+    probes, head_length = shape
+    head = first[:head_length]
+    cut = slice(None, head_length)
+    if [payload[cut] for payload in payloads].count(head) != len(payloads):
+        return None
+    readings = b"".join([payload[head_length:] for payload in payloads])
+    count = len(readings) // _READING
+    if readings[::_READING] != bytes((_DOUBLE,)) * count:
+        return None
+    doubles = bytearray(8 * count)
+    for byte in range(8):
+        doubles[byte::8] = readings[1 + byte :: _READING]
+    values = struct.unpack(f">{count}d", doubles)
     if not all(map(math.isfinite, values)):
         return None
-    period = len(probes)
-    if heads[period:] == heads[:-period] and len({*epochs}) == 1 and len({*synced}) == 1:
-        epoch, clock = epochs[0], bool(synced[0])
-        return {
-            (probes[heads[i]], epoch, clock): _Group(
-                list(seqs[i::period]),
-                list(monos[i::period]),
-                list(walls[i::period]),
-                list(values[i::period]),
-                samples[i::period],
-            )
-            for i in range(period)
-        }
-    keys = list(zip(map(probes.__getitem__, heads), epochs, map(bool, synced), strict=True))
-    members: dict[tuple[str, int, bool], list[int]] = {key: [] for key in dict.fromkeys(keys)}
-    for i, key in enumerate(keys):
-        members[key].append(i)
+    width = len(probes)
+    key = (probes, epochs[0], bool(synced[0]))
     return {
         key: _Group(
-            list(map(seqs.__getitem__, indexes)),
-            list(map(monos.__getitem__, indexes)),
-            list(map(walls.__getitem__, indexes)),
-            list(map(values.__getitem__, indexes)),
-            list(map(samples.__getitem__, indexes)),
+            list(seqs),
+            list(monos),
+            list(walls),
+            [list(values[i::width]) for i in range(width)],
+            samples,
         )
-        for key, indexes in members.items()
     }
 
 
-def _decoded_groups(samples: list[StoredRow]) -> dict[tuple[str, int, bool], _Group]:
+def _decoded_groups(samples: list[StoredRow]) -> dict[Key, _Group]:
     """The samples' groups, each payload decoded and checked on its own."""
-    groups: dict[tuple[str, int, bool], _Group] = {}
+    groups: dict[Key, _Group] = {}
     for row in samples:
         sequence, epoch, _, wall, mono, synced, _ = row
         payload = stored_payload_map(row)
-        key = (payload["probe"], epoch, bool(synced))
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = _Group()
-        group.seqs.append(sequence)
-        group.monos.append(mono)
-        group.walls.append(wall)
-        group.values.append(payload["celsius"])
-        group.records.append(row)
+        key = (tuple(payload["probes"]), epoch, bool(synced))
+        _add(groups, key, (sequence, mono, wall), payload["celsius"]).records.append(row)
     return groups
 
 
 @dataclass(frozen=True, slots=True)
-class _Samples:
-    """A decoded column: its header and the samples' absolute values, all checked."""
+class _Ticks:
+    """A decoded column: its header and the ticks' absolute values, all checked."""
 
-    probe: str
+    probes: tuple[str, ...]
     epoch: int
     synchronised: bool
     divisor: int
     seqs: list[int]
     monos: list[int]
     walls: list[int]
-    numerators: list[int]
+    numerators: list[list[int]]
+    """One list per probe."""
+
+    def celsius(self) -> list[list[float]]:
+        """The readings, one list per probe."""
+        divisor = itertools.repeat(self.divisor)
+        return [list(map(operator.truediv, column, divisor)) for column in self.numerators]
 
 
-def _integers(fields: Fields, key: str, where: str) -> list[int]:
-    """Array field ``key``: integers within CBOR's integer range, else the first bad item's
-    typed error."""
-    items = fields.array(key)
+def _integers(value: object, where: str) -> list[int]:
+    """An array of integers within CBOR's integer range, else the first bad item's typed
+    error."""
+    items = as_array(value, where)
     if items and {*map(type, items)} == {int} and _in_range(items):  # type: ignore[arg-type]
         return items  # type: ignore[return-value]
-    return [as_int(item, f"{where}.{key}[{i}]", _LOW, _HIGH) for i, item in enumerate(items)]
+    return [as_int(item, f"{where}[{i}]", _LOW, _HIGH) for i, item in enumerate(items)]
 
 
-def _samples(value: object, where: str) -> _Samples:
+def _probes(fields: Fields) -> tuple[str, ...]:
+    """The column's probes: text, at least one, each once."""
+    where = f"{fields.where}.probes"
+    probes = tuple(as_text(item, f"{where}[{i}]") for i, item in enumerate(fields.array("probes")))
+    if not probes or len(set(probes)) != len(probes):
+        raise ImpossibleValue(f"{where}: at least one probe, each once")
+    return probes
+
+
+def _ticks(value: object, where: str) -> _Ticks:
     """The column map ``value`` decoded and checked; typed errors for anything out of shape."""
     fields = Fields(value, where)
-    probe = fields.text("probe", max_length=None)
+    probes = _probes(fields)
     epoch = fields.uint("epoch")
     synchronised = fields.boolean("synced")
     divisor = fields.integer("divisor", 1, MAX_DIVISOR)
-    arrays = [_integers(fields, key, where) for key in ("seq", "mono", "wall", "value")]
+    seq, mono, wall = (
+        _integers(fields.raw(key), f"{where}.{key}") for key in ("seq", "mono", "wall")
+    )
+    columns = fields.array("values")
+    if len(columns) != len(probes):
+        raise ImpossibleValue(f"{where}.values: one array per probe ({len(probes)})")
+    values = [_integers(column, f"{where}.values[{i}]") for i, column in enumerate(columns)]
     fields.finish()
-    seq, mono, wall, value = arrays
+    arrays = [seq, mono, wall, *values]
     if not seq or any(len(array) != len(seq) for array in arrays):
-        raise ImpossibleValue(f"{where}: seq, mono, wall and value must be equally long, not empty")
+        raise ImpossibleValue(
+            f"{where}: seq, mono, wall and values must be equally long, not empty"
+        )
     seqs = list(itertools.accumulate(seq))
     steps = list(itertools.accumulate(mono[1:]))
     monos = list(itertools.accumulate([mono[0], *steps]))
     walls = list(map(operator.add, monos, itertools.accumulate(wall)))
-    numerators = list(itertools.accumulate(value))
+    numerators = [list(itertools.accumulate(column)) for column in values]
     if not (
         min(seq[1:], default=1) >= 1
         and all(min(c) >= 0 and max(c) <= MAX_U64 for c in (seqs, monos, walls))
-        and _in_range(numerators)
+        and _in_range(*numerators)
     ):
         _raise_first_error(arrays, where)
-    return _Samples(probe, epoch, synchronised, divisor, seqs, monos, walls, numerators)
+    return _Ticks(probes, epoch, synchronised, divisor, seqs, monos, walls, numerators)
 
 
 def _raise_first_error(arrays: list[list[int]], where: str) -> None:
-    """Raise the error of the first sample out of shape, sample by sample."""
-    seqs, monos, walls, values = arrays
-    sequence, mono, step, offset, numerator = seqs[0], monos[0], 0, walls[0], values[0]
+    """Raise the error of the first tick out of shape, tick by tick."""
+    seqs, monos, walls, *values = arrays
+    sequence, mono, step, offset = seqs[0], monos[0], 0, walls[0]
+    numerators = [column[0] for column in values]
     for i in range(len(seqs)):
         if i:
             if seqs[i] < 1:
                 raise ImpossibleValue(f"{where}.seq[{i}]: sequences must increase")
             step = monos[i] if i == 1 else step + monos[i]
-            sequence, mono = sequence + seqs[i], mono + step
-            offset, numerator = offset + walls[i], numerator + values[i]
+            sequence, mono, offset = sequence + seqs[i], mono + step, offset + walls[i]
+            numerators = [n + column[i] for n, column in zip(numerators, values, strict=True)]
         wall = mono + offset
         for name, number in (("seq", sequence), ("mono", mono), ("wall", wall)):
             if not 0 <= number <= MAX_U64:
-                raise ImpossibleValue(f"{where}: sample {i} has {name} {number} out of range")
-        if not _LOW <= numerator <= _HIGH:
-            raise ImpossibleValue(f"{where}: sample {i} has value {numerator} out of range")
-    raise AssertionError(f"{where}: a column failed a check that no sample fails")
+                raise ImpossibleValue(f"{where}: tick {i} has {name} {number} out of range")
+        for p, numerator in enumerate(numerators):
+            if not _LOW <= numerator <= _HIGH:
+                raise ImpossibleValue(
+                    f"{where}: tick {i} has value {numerator} out of range (probe {p})"
+                )
+    raise AssertionError(f"{where}: a column failed a check that no tick fails")
 
 
 def decode_column(value: object, device: str, where: str) -> list[Event]:
     """The temperature events of one column map; typed errors for anything out of shape."""
-    c = _samples(value, where)
+    c = _ticks(value, where)
     return [
         Event(
             id=RecordId(device, c.epoch, sequence),
             wall_ns=wall,
             monotonic_ns=mono,
             clock_synchronised=c.synchronised,
-            payload=TemperatureSample(probe=c.probe, celsius=numerator / c.divisor),
+            payload=TemperatureSample(c.probes, celsius),
         )
-        for sequence, mono, wall, numerator in zip(
-            c.seqs, c.monos, c.walls, c.numerators, strict=True
+        for sequence, mono, wall, celsius in zip(
+            c.seqs, c.monos, c.walls, zip(*c.celsius(), strict=True), strict=True
         )
     ]
 
@@ -428,20 +469,8 @@ def decode_column(value: object, device: str, where: str) -> list[Event]:
 def decode_column_rows(value: object, where: str) -> list[RecordRow]:
     """:func:`decode_column` as rows: the same checks, the same records, each payload in its
     canonical encoding (:func:`~agent.payload_codec.encode_payload` of the decoded sample)."""
-    c = _samples(value, where)
-    celsius = map(operator.truediv, c.numerators, itertools.repeat(c.divisor))
-    # A sample's encoding is a fixed head, then its value as a CBOR double (major type 7,
-    # 0xfb): the head is computed once, the whole encoding checked against the codec on the
-    # first sample.
-    head = encode_payload(TemperatureSample(c.probe, 0.0))[:-8]
-    encoding = _payload_struct(len(head))
-    payloads = list(map(encoding.pack, itertools.repeat(head), celsius))
-    first = TemperatureSample(c.probe, c.numerators[0] / c.divisor)
-    if payloads[0] != encode_payload(first):
-        payloads = [
-            encode_payload(TemperatureSample(c.probe, numerator / c.divisor))
-            for numerator in c.numerators
-        ]
+    c = _ticks(value, where)
+    payloads = _payloads(c.probes, c.celsius())
     count = len(payloads)
     return list(
         zip(
@@ -457,7 +486,23 @@ def decode_column_rows(value: object, where: str) -> list[RecordRow]:
     )
 
 
-@functools.lru_cache(maxsize=64)
-def _payload_struct(head_length: int) -> struct.Struct:
-    """Packs a sample's head (its encoding up to its double's 8 bytes) and its reading."""
-    return struct.Struct(f">{head_length}sd")
+def _payloads(probes: tuple[str, ...], celsius: list[list[float]]) -> list[bytes]:
+    """Each tick's canonical payload: the head its probes fix, then its readings as CBOR
+    doubles - every reading of the column packed at once. The head is computed once, the whole
+    encoding checked against the codec on the first tick."""
+    width = len(probes)
+    ticks = list(zip(*celsius, strict=True))
+    first = encode_payload(TemperatureSample(probes, ticks[0]))
+    head = first[: len(first) - _READING * width]
+    flat = list(itertools.chain.from_iterable(ticks))
+    doubles = struct.pack(f">{len(flat)}d", *flat)
+    readings = bytearray(_READING * len(flat))
+    readings[::_READING] = bytes((_DOUBLE,)) * len(flat)
+    for byte in range(8):
+        readings[1 + byte :: _READING] = doubles[byte::8]
+    size = _READING * width
+    packed = bytes(readings)
+    payloads = [head + packed[at : at + size] for at in range(0, len(packed), size)]
+    if payloads[0] != first:
+        return [encode_payload(TemperatureSample(probes, tick)) for tick in ticks]
+    return payloads
