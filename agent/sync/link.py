@@ -89,6 +89,11 @@ _KEY = operator.itemgetter(1, 0)
 _SEQUENCE = operator.itemgetter(1)
 """A key's sequence."""
 _FIRST_FAILURE_CODE = 0x80
+_FETCH_BYTES_PER_BATCH = 8
+"""How many of a batch's bytes (``BatchLimits.max_bytes``) one read of the outbox may fetch in
+stored payloads: a stored temperature tick holds its readings as CBOR doubles and its probes'
+names, about five times its share of a compact column on the wire, so a fetch bounded by the
+batch's own bytes would fill half a batch. The batches are cut to the limits when packed."""
 _MAX_REASON = 500
 _MAX_RAW_BYTES = 4096
 """How much of an unreadable record's payload goes to the hospital, in bytes."""
@@ -337,7 +342,7 @@ class SyncLink:
             rows = await self._journal.pending_rows(
                 fetch.after,
                 limit=limits.max_records,
-                max_bytes=limits.max_bytes,
+                max_bytes=limits.max_bytes * _FETCH_BYTES_PER_BATCH,
                 before_sequence=fetch.before,
             )
             keys = list(map(_KEY, rows))
