@@ -18,6 +18,7 @@ from agent.events import (
     PAYLOAD_TYPES,
     Event,
     Payload,
+    ProbeFault,
     RecordId,
     TemperatureSample,
 )
@@ -107,34 +108,105 @@ def columns_of_one_length(
     return build()
 
 
-celsius = st.one_of(
+exact_celsius = st.one_of(
     st.integers(-4000, 4000).map(lambda n: n / 100),
     st.integers(-40000, 40000).map(lambda n: n / 1000),
     st.integers(-5000, 5000).map(lambda n: n / 128),
-    _finite,
-    st.just(-0.0),
 )
+"""Readings the compact form carries (a numerator over 100, 1000 or 128)."""
+
+odd_celsius = st.one_of(
+    st.sampled_from([-0.0, 4.0 + 1e-9, 0.1 + 0.2, 1e300, -1e300, float(2**70), 5e-324]),
+    _finite,
+)
+"""Readings that (mostly) no divisor carries exactly: their tick travels plain."""
+
+celsius = st.one_of(exact_celsius, odd_celsius)
+
+probe_names = st.sampled_from(["air-1", "air-2", "core", "shelf-3", "ambient", ""]) | _texts
+"""Probe names: a cabinet's, the empty one, any text."""
+
+
+@st.composite
+def ticks(draw: st.DrawFn, readings: st.SearchStrategy[float] = celsius) -> TemperatureSample:
+    """One sampling tick of 1-8 distinct probes, each with a reading from ``readings``."""
+    probes = draw(st.lists(probe_names, min_size=1, max_size=8, unique=True))
+    values = draw(st.lists(readings, min_size=len(probes), max_size=len(probes)))
+    return TemperatureSample(tuple(probes), tuple(values))
 
 
 def _payload_of(cls: type[Payload]) -> st.SearchStrategy[Payload]:
     if cls in COLUMN_PAYLOADS:
         return columns_of_one_length(cls, _FIELD_STRATEGIES)
     if cls is TemperatureSample:
-        return st.builds(
-            TemperatureSample, probe=st.sampled_from(["air", "core", ""]) | _texts, celsius=celsius
-        )
+        return ticks()
     hints = typing.get_type_hints(cls)
     fields = {f.name: _FIELD_STRATEGIES[hints[f.name]] for f in dataclasses.fields(cls)}
     return st.builds(cls, **fields)
 
 
 payloads = st.one_of([_payload_of(cls) for cls in PAYLOAD_TYPES.values()])
-temperatures = _payload_of(TemperatureSample)
+temperatures = ticks()
+
+
+@st.composite
+def sampler_records(draw: st.DrawFn, device: str) -> tuple[Event, ...]:
+    """Records as a sampler journals them: a group of probes read together every period,
+    one tick each; a faulted probe left out of its ticks (with its ``probe_fault``), now and
+    then a reading no divisor carries, other records in between, restarts (a new boot epoch,
+    the monotonic clock from near zero) and changes of the clock's synchronised state."""
+    group = draw(st.lists(probe_names, min_size=1, max_size=8, unique=True))
+    divisor = draw(st.sampled_from([100, 1000, 128]))
+    levels = [draw(st.integers(-4000, 4000)) for _ in group]
+    period = draw(st.sampled_from([1_000_000_000, 10_000_000_000, 60_000_000_000]))
+    seq, mono = draw(st.integers(0, 2**40)), draw(st.integers(0, 2**50))
+    offset = draw(st.integers(10**6, 2**61))
+    epoch, synced = draw(st.integers(0, 3)), draw(st.booleans())
+    faulted: set[str] = set()
+    events: list[Event] = []
+
+    def record(payload: Payload) -> None:
+        nonlocal seq
+        seq += draw(st.sampled_from([1, 1, 1, 1, 2, 7]))  # gaps: thinned or other devices' ids
+        events.append(Event(RecordId(device, epoch, seq), mono + offset, mono, synced, payload))
+
+    for _ in range(draw(st.integers(1, 40))):
+        step = draw(st.integers(0, 19))
+        if step == 0:  # a restart: a new boot epoch, the monotonic clock starts again
+            epoch += draw(st.integers(1, 3))
+            mono = draw(st.integers(0, 10**10))
+            offset = draw(st.integers(10**6, 2**61))
+        elif step == 1:  # the clock is (re)synchronised or loses its source
+            synced = not synced
+            offset = max(0, offset + draw(st.integers(-(10**9), 10**9)))
+        elif step == 2:
+            record(draw(payloads))
+        mono += period + draw(st.integers(-3_000_000, 3_000_000))
+        offset += draw(st.sampled_from([0, 0, 0, -1000, 5_000_000]))
+        probes: list[str] = []
+        readings: list[float] = []
+        for i, probe in enumerate(group):
+            failing = draw(st.integers(0, 1 if probe in faulted else 11)) == 0
+            if failing:  # left out of the tick; a fault lasts a while
+                if probe not in faulted:
+                    faulted.add(probe)
+                    record(ProbeFault(probe, "no answer"))
+                continue
+            if probe in faulted:
+                faulted.discard(probe)
+                record(ProbeFault(probe, "recovered", cleared=True))
+            levels[i] += draw(st.integers(-5, 5))
+            odd = draw(st.integers(0, 14)) == 0
+            probes.append(probe)
+            readings.append(draw(odd_celsius) if odd else levels[i] / divisor)
+        if probes:
+            record(TemperatureSample(tuple(probes), tuple(readings)))
+    return tuple(events)
 
 
 @st.composite
 def record_lists(draw: st.DrawFn, device: str) -> tuple[Event, ...]:
-    """Records in ascending order: arbitrary ones, or a steady series like a sampler's."""
+    """Records in ascending order: arbitrary ones, or a sampler's (:func:`sampler_records`)."""
     if draw(st.booleans()):
         keys = draw(st.lists(st.tuples(u64, u64), min_size=1, max_size=12, unique=True))
         events = [
@@ -148,18 +220,7 @@ def record_lists(draw: st.DrawFn, device: str) -> tuple[Event, ...]:
             for epoch, seq in sorted(keys)
         ]
         return tuple(events)
-    count = draw(st.integers(1, 40))
-    seq, mono = draw(st.integers(0, 2**40)), draw(st.integers(0, 2**50))
-    offset = draw(st.integers(10**6, 2**61))
-    epoch, synced = draw(st.integers(0, 3)), draw(st.booleans())
-    events = []
-    for _ in range(count):
-        seq += draw(st.integers(1, 10))
-        mono += draw(st.integers(0, 10**10))
-        offset += draw(st.sampled_from([0, 0, 0, -1000, 5_000_000]))
-        payload = draw(temperatures | payloads)
-        events.append(Event(RecordId(device, epoch, seq), mono + offset, mono, synced, payload))
-    return tuple(events)
+    return draw(sampler_records(device))
 
 
 @st.composite

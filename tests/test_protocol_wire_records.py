@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.events import Event, TemperatureSample
+from agent.events import Event, RecordId, TemperatureSample
 from agent.payload_codec import (
     PayloadDecodeError,
     decode_payload,
@@ -116,21 +116,13 @@ def test_payload_map_is_the_decoded_payloads_map(payload: Any) -> None:
     assert cbor2.dumps(payload_map(kind, data)) == encode_payload(decode_payload(kind, data))
 
 
-@pytest.mark.parametrize(
-    "data",
-    [
-        cbor2.dumps({"probe": "air", "celsius": 4}),  # an integer is taken as a float
-        cbor2.dumps({"probe": "air", "celsius": float("nan")}),
-        cbor2.dumps({"probe": "air", "celsius": True}),
-        cbor2.dumps({"probe": 3, "celsius": 4.0}),
-        cbor2.dumps({"probe": "air", "celsius": 4.0, "x": 1}),
-        cbor2.dumps({"probe": "air"}),
-        cbor2.dumps([1, 2]),
-        b"\xa2",
-        b"",
-    ],
-)
-def test_payload_map_refuses_and_converts_like_decode_payload(data: bytes) -> None:
+def _tick(probes: object, celsius: object, **more: object) -> bytes:
+    return cbor2.dumps({"probes": probes, "celsius": celsius, **more})
+
+
+def _same_map_or_error(data: bytes) -> None:
+    """``payload_map`` (with its fast path for samples) gives what the slow path gives: the
+    same map with the same types (the same bytes when encoded), or the same error."""
     try:
         expected: object = payload_to_map(decode_payload("temperature_sample", data))
     except PayloadDecodeError as error:
@@ -140,6 +132,72 @@ def test_payload_map_refuses_and_converts_like_decode_payload(data: bytes) -> No
     except PayloadDecodeError as error:
         found = type(error)
     assert found == expected
+    if isinstance(expected, dict):
+        assert cbor2.dumps(found) == cbor2.dumps(expected)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _tick(["air"], [4.02]),
+        _tick(["air-1", "air-2", "core"], [4.02, -0.0, 1e300]),
+        _tick(["", "é"], [4.0, 5e-324]),
+        cbor2.dumps({"celsius": [4.0, 3.5], "probes": ["air", "core"]}),  # keys the other way
+        _tick(["air", "core"], [4, 3.5]),  # an integer is taken as a float
+        _tick(["air"], [2**70]),
+        _tick(["air", "air"], [4.0, 4.5]),
+        _tick(["air", 3], [4.0, 4.5]),
+        _tick([b"air"], [4.0]),
+        _tick(["air"], [float("nan")]),
+        _tick(["air", "core"], [4.0, float("-inf")]),
+        _tick(["air"], [True]),
+        _tick(["air"], [None]),
+        _tick(["air"], ["4.0"]),
+        _tick(["air", "core"], [4.0]),
+        _tick(["air"], [4.0, 5.0]),
+        _tick([], []),
+        _tick("air", [4.0]),
+        _tick(["air"], 4.0),
+        _tick(["air"], [4.0], x=1),
+        _tick(("air",), [[4.0]]),
+        cbor2.dumps({"probes": ["air"], "celsius": [4.0], "probes2": ["x"]}),
+        cbor2.dumps({"probes": ["air"], "x": [4.0]}),
+        cbor2.dumps({"probes": ["air"]}),
+        cbor2.dumps({"probe": "air", "celsius": 4.0}),  # a journal's pre-version-2 record
+        cbor2.dumps({"probe": "air", "celsius": 4}),
+        cbor2.dumps({"probe": "air", "celsius": float("nan")}),
+        cbor2.dumps({"probe": 3, "celsius": 4.0}),
+        cbor2.dumps({"probe": "air", "celsius": 4.0, "x": 1}),
+        cbor2.dumps([1, 2]),
+        b"\xa2",
+        b"",
+    ],
+)
+def test_payload_map_refuses_and_converts_like_decode_payload(data: bytes) -> None:
+    _same_map_or_error(data)
+
+
+_items = st.one_of(
+    st.text(max_size=3),
+    st.sampled_from(["air", "core"]),
+    st.floats(),
+    st.integers(-(2**70), 2**70),
+    st.booleans(),
+    st.none(),
+    st.binary(max_size=2),
+)
+
+
+@settings(max_examples=500)
+@given(
+    st.dictionaries(
+        st.sampled_from(["probes", "celsius", "probe", "x"]),
+        st.lists(_items, max_size=4) | _items,
+        max_size=3,
+    )
+)
+def test_payload_map_takes_any_map_as_decode_payload_does(value: dict[str, Any]) -> None:
+    _same_map_or_error(cbor2.dumps(value))
 
 
 def test_an_unknown_stored_type_is_refused_like_to_event() -> None:
@@ -150,9 +208,12 @@ def test_an_unknown_stored_type_is_refused_like_to_event() -> None:
 @pytest.mark.parametrize(
     ("kind", "payload"),
     [
+        ("temperature_sample", _tick(["air"], [float("nan")])),
+        ("temperature_sample", _tick(["air"], ["4"])),
+        ("temperature_sample", _tick(["air", "air"], [4.0, 4.0])),
+        ("temperature_sample", _tick(["air", "core"], [4.0])),
+        ("temperature_sample", _tick(["air"], [4.0], x=1)),
         ("temperature_sample", cbor2.dumps({"probe": "air", "celsius": float("nan")})),
-        ("temperature_sample", cbor2.dumps({"probe": "air", "celsius": "4"})),
-        ("temperature_sample", cbor2.dumps({"probe": "air", "celsius": 4.0, "x": 1})),
         ("temperature_sample", b"\xa2"),
         ("door_changed", cbor2.dumps({"door": "main"})),
     ],
@@ -167,21 +228,51 @@ def test_a_stored_payload_is_refused_like_to_event(kind: str, payload: bytes) ->
 
 
 def test_stored_samples_encoded_otherwise_join_their_probes_column() -> None:
-    """A sample whose payload is not the codec's own encoding (an integer reading, the keys the
-    other way round) decodes to the same sample: it packs exactly as the event would."""
+    """A tick whose payload is not the codec's own encoding (an integer reading, the keys the
+    other way round) decodes to the same tick: it packs exactly as the event would."""
     events = list(itertools.islice(week_of_records("cab-01"), 50))
     rows = [_wire(event) for event in events]
-    for at, celsius in ((3, 4), (20, None)):
+    for at, reading in ((3, 4), (20, None)):
         sample = events[at].payload
         assert isinstance(sample, TemperatureSample)
-        reading = sample.celsius if celsius is None else celsius
-        payload = cbor2.dumps({"celsius": reading, "probe": sample.probe})
+        readings = list(sample.celsius)
+        if reading is not None:
+            readings[5] = reading
+        payload = cbor2.dumps({"celsius": readings, "probes": list(sample.probes)})
         rows[at] = (*rows[at][:6], payload)
         events[at] = dataclasses.replace(
             events[at], payload=decode_payload("temperature_sample", payload)
         )
     expected = encode_message(RecordBatch("cab-01", tuple(events), historical=True))
     assert encode_message(WireBatch("cab-01", tuple(rows), historical=True)) == expected
+    value = cbor2.loads(expected)
+    assert {r[2] for r in value["records"]} <= {"presence_changed"}
+    (column,) = value["temperatures"]
+    ticks = [e for e in events if isinstance(e.payload, TemperatureSample)]
+    assert len(column["seq"]) == len(ticks)
+
+
+def test_a_journal_of_one_record_per_probe_reading_sends_one_probe_ticks() -> None:
+    """A device upgraded with records from before version 2 in its journal sends each as the
+    tick of that probe alone: the bytes of the same one-probe ticks as events."""
+    legacy: list[StoredRow] = []
+    ticks: list[Event] = []
+    for k in range(12):
+        probe = f"probe-{k % 3}"
+        celsius = 4.0 + k / 100
+        mono = 5_000_000_000 + k * 3_333_333_333
+        payload = cbor2.dumps({"probe": probe, "celsius": celsius})
+        legacy.append((100 + k, 2, "temperature_sample", 10**18 + mono, mono, 1, payload))
+        tick = TemperatureSample((probe,), (celsius,))
+        ticks.append(Event(RecordId("cab-01", 2, 100 + k), 10**18 + mono, mono, True, tick))
+    data = encode_message(WireBatch("cab-01", tuple(legacy), historical=True))
+    assert data == encode_message(RecordBatch("cab-01", tuple(ticks), historical=True))
+    value = cbor2.loads(data)
+    assert value["records"] == []
+    assert [c["probes"] for c in value["temperatures"]] == [["probe-0"], ["probe-1"], ["probe-2"]]
+    assert decode_message(data, _topic("cab-01")) == RecordBatch("cab-01", tuple(ticks), True)
+    rows = decode_record_rows(data, _topic("cab-01"))
+    assert list(rows.rows) == [_row(event) for event in ticks]
 
 
 def test_a_week_packs_to_the_same_batches_either_way() -> None:
@@ -212,28 +303,28 @@ def test_a_wire_batch_checks_what_a_record_batch_checks() -> None:
     with pytest.raises(ProtocolError):
         WireBatch("cab-01", ((*record[:5], 2, record[6]),))
     with pytest.raises(ProtocolError):
-        WireBatch("cab-01", ((*record[:6], {"probe": "air", "celsius": 4.0}),))  # type: ignore[arg-type]
+        WireBatch("cab-01", ((*record[:6], {"probes": ["air"], "celsius": [4.0]}),))  # type: ignore[arg-type]
     with pytest.raises(ProtocolError):
         WireBatch("cab-01", (record, (record[0] + 1, record[1] - 1, *record[2:])))
 
 
 def _batch_map(**changes: Any) -> dict[str, Any]:
     value: dict[str, Any] = {
-        "v": 1,
+        "v": 2,
         "kind": "records",
         "device": "cab-01",
         "historical": True,
         "records": [],
         "temperatures": [
             {
-                "probe": "air",
+                "probes": ["air", "core"],
                 "epoch": 1,
                 "synced": True,
                 "divisor": 100,
                 "seq": [5, 1, 1],
                 "mono": [1000, 10, 0],
                 "wall": [10**18, 0, 0],
-                "value": [400, 1, -1],
+                "values": [[400, 1, -1], [380, 0, 2]],
             }
         ],
     }
@@ -243,28 +334,55 @@ def _batch_map(**changes: Any) -> dict[str, Any]:
     return value
 
 
+_DOOR = {"door": "d", "open": True}
+
+
 @pytest.mark.parametrize(
     "message",
     [
         _batch_map(),
+        _batch_map(probes=["air"], values=[[400, 1, -1]]),
+        _batch_map(divisor=128, values=[[2**63, -(2**64), 2**64 - 1], [-(2**64), 0, 0]]),
         _batch_map(seq=[5, 0, 1]),
         _batch_map(seq=[5, 1]),
         _batch_map(seq=[5, 1, True]),
-        _batch_map(value=[400, 1, 1.0]),
+        _batch_map(seq=[], mono=[], wall=[], values=[[], []]),
+        _batch_map(values=[[400, 1, 1.0], [380, 0, 2]]),
+        _batch_map(values=[[400, 1, -1]]),
+        _batch_map(values=[[400, 1, -1], [380, 0, 2], [1, 1, 1]]),
+        _batch_map(values=[[400, 1, -1], [380, 0]]),
+        _batch_map(values=[[400, 1, -1], [380, 0, 2, 1]]),
+        _batch_map(values=[400, 1, -1]),
+        _batch_map(values=[]),
+        _batch_map(values=[[400, 1, -1], 380]),
+        _batch_map(values=[[2**64 - 1, 1, 0], [380, 0, 2]]),
+        _batch_map(values=[[400, 1, -1], [-(2**64), -1, 0]]),
+        _batch_map(probes=["air", "air"]),
+        _batch_map(probes=[], values=[]),
+        _batch_map(probes=["air", 3]),
+        _batch_map(probes="air"),
+        _batch_map(probe="air"),
         _batch_map(mono=[1000, -2000, 0]),
         _batch_map(wall=[U64, 0, 0]),
-        _batch_map(value=[2**64 - 1, 1, 0]),
         _batch_map(seq=[U64 - 1, 1, 1]),
         _batch_map(divisor=0),
+        _batch_map(divisor=1_000_001),
         _batch_map(temperatures=[]),
         _batch_map(device="cab-02"),
         _batch_map(extra=1),
-        _batch_map(records=[[1, 6, "door_changed", 1, 1, True, {"door": "d", "open": True}]]),
+        _batch_map(records=[[1, 6, "door_changed", 1, 1, True, _DOOR]]),
         _batch_map(records=[[1, 7, "teleported", 1, 1, True, {}]]),
-        _batch_map(records=[[1, 7, "door_changed", 1, 1, 1, {"door": "d", "open": True}]]),
+        _batch_map(records=[[1, 7, "door_changed", 1, 1, 1, _DOOR]]),
         _batch_map(records=[[1, 7, "door_changed", 1, 1, True, {"door": "d"}]]),
-        {"v": 1, "kind": "ack", "device": "cab-01", "status": "committed", "ranges": [[1, 2, 3]]},
-        {"v": 2, "kind": "records"},
+        _batch_map(
+            records=[[1, 9, "temperature_sample", 1, 1, True, {"probes": ["a"], "celsius": [4]}]]
+        ),
+        _batch_map(
+            records=[[1, 9, "temperature_sample", 1, 1, True, {"probe": "a", "celsius": 4.0}]]
+        ),
+        {"v": 2, "kind": "ack", "device": "cab-01", "status": "committed", "ranges": [[1, 2, 3]]},
+        _batch_map(v=1),
+        {"v": 3, "kind": "records"},
     ],
 )
 def test_rows_refuse_what_events_refuse_with_the_same_error(message: dict[str, Any]) -> None:
@@ -283,6 +401,7 @@ def test_rows_refuse_what_events_refuse_with_the_same_error(message: dict[str, A
     else:
         assert isinstance(expected, RecordBatch)
         assert isinstance(rows, RecordRows)
+        assert list(rows.rows) == [_row(event) for event in expected.records]
 
 
 @given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 60)), max_size=40))
