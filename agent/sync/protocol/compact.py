@@ -385,7 +385,8 @@ def _integers(value: object, where: str) -> list[int]:
 def _probes(fields: Fields) -> tuple[str, ...]:
     """The column's probes: text, at least one, each once."""
     where = f"{fields.where}.probes"
-    probes = tuple(as_text(item, f"{where}[{i}]") for i, item in enumerate(fields.array("probes")))
+    items = fields.array("probes")
+    probes = tuple(as_text(item, f"{where}[{i}]", max_length=None) for i, item in enumerate(items))
     if not probes or len(set(probes)) != len(probes):
         raise ImpossibleValue(f"{where}: at least one probe, each once")
     return probes

@@ -25,7 +25,7 @@ __all__ = [
     "shared_filter",
 ]
 
-TOPIC_ROOT = "hemotrace/v1"
+TOPIC_ROOT = "hemotrace/v2"
 """The first two levels of every topic; the second is the protocol's major version."""
 
 MAX_IDENTIFIER_LENGTH = 64
