@@ -35,6 +35,7 @@ from agent.events import Event, RecordId, TemperatureSample
 from agent.payload_codec import decode_payload
 from agent.sync.protocol import (
     CONTENT_TYPE,
+    VERSION,
     Command,
     CommandReply,
     Ping,
@@ -44,6 +45,7 @@ from agent.sync.protocol import (
     decode_message,
     encode_message,
 )
+from hal_sim.backlog import WEEK_OF_RECORDS
 from tests.support.broker import MosquittoBroker
 from tests.support.fault_proxy import ThreadedFaultProxy
 from tests.support.processes import (
@@ -62,7 +64,7 @@ from tests.support.processes import (
 
 SITE = "st-test"
 DEVICE = "cab-faults"
-BACKLOG = 100_000
+BACKLOG = WEEK_OF_RECORDS  # a week offline: 60,480 sampling ticks of 8 probes, 5,000 others
 
 
 class Rig:
@@ -226,7 +228,7 @@ def _properties(*, content_type: str | None = CONTENT_TYPE, **values: object) ->
 
 def _stranger_batch() -> bytes:
     """A well-formed batch of another device (``cab-intruder``)."""
-    sample = TemperatureSample("p", 4.0)
+    sample = TemperatureSample(("p",), (4.0,))
     event = Event(RecordId("cab-intruder", 1, 0), time.time_ns(), 1, True, sample)
     return encode_message(RecordBatch(device="cab-intruder", records=(event,)))
 
@@ -254,7 +256,7 @@ async def _inject(broker: MosquittoBroker) -> dict[str, int]:
             "malformed": (b"\xa3\x61v\x01\x64kind", _properties(CorrelationData=b"inject-1")),
             "oversized": (b"\x00" * (300 * 1024), _properties(CorrelationData=b"inject-2")),
             "wrong_schema": (
-                cbor2.dumps({"v": 2, "kind": "records", "device": DEVICE}),
+                cbor2.dumps({"v": VERSION + 1, "kind": "records", "device": DEVICE}),
                 _properties(CorrelationData=b"inject-3"),
             ),
             "wrong_content_type": (

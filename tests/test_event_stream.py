@@ -50,10 +50,10 @@ def test_events_get_identity_and_time_and_reach_the_sink_before_observers() -> N
     stream.observe(lambda event: order.append(f"observer {event.id.sequence}"))
 
     async def body() -> list[Event]:
-        first = await stream.record(TemperatureSample(probe="air", celsius=4.1))
+        first = await stream.record(TemperatureSample(probes=("air",), celsius=(4.1,)))
         clock.now = 101.5
         clock.synced = True
-        second = await stream.record(TemperatureSample(probe="air", celsius=4.2))
+        second = await stream.record(TemperatureSample(probes=("air",), celsius=(4.2,)))
         return [first, second]
 
     first, second = asyncio.run(body())
@@ -78,7 +78,7 @@ def test_a_failing_observer_is_dropped_and_recording_goes_on() -> None:
 
     async def body() -> None:
         for _ in range(3):
-            await stream.record(TemperatureSample(probe="air", celsius=4.0))
+            await stream.record(TemperatureSample(probes=("air",), celsius=(4.0,)))
 
     asyncio.run(body())
     assert seen == [0, 1, 2]
@@ -98,9 +98,9 @@ def test_a_failing_sink_fails_the_record_tells_the_alarm_and_no_observer() -> No
     stream.observe(seen.append)
     stream.on_sink_failure(lambda error: alarms.append(str(error)))
     with pytest.raises(SinkUnavailable, match="no space"):
-        asyncio.run(stream.record(TemperatureSample(probe="air", celsius=4.0)))
+        asyncio.run(stream.record(TemperatureSample(probes=("air",), celsius=(4.0,))))
     with pytest.raises(SinkUnavailable, match="2 events"):
-        asyncio.run(stream.record_many([TemperatureSample(probe="air", celsius=4.0)] * 2))
+        asyncio.run(stream.record_many([TemperatureSample(probes=("air",), celsius=(4.0,))] * 2))
     assert seen == [], "an event that is not durable is not shown as recorded"
     assert len(alarms) == 2
 
@@ -112,3 +112,14 @@ def test_record_ids_reject_impossible_values(device: str, epoch: int, sequence: 
     with pytest.raises(ValueError, match="must"):
         RecordId(device, epoch, sequence)
     assert RecordId("d", 0, MAX_SEQUENCE).sequence == MAX_SEQUENCE
+
+
+def test_a_temperature_sample_is_one_reading_of_each_probe_of_its_tick() -> None:
+    sample = TemperatureSample(("air-top", "product-top"), (4.1, 3.9))
+    assert list(sample.readings()) == [("air-top", 4.1), ("product-top", 3.9)]
+    with pytest.raises(ValueError, match="at least one"):
+        TemperatureSample((), ())
+    with pytest.raises(ValueError, match="one reading per probe"):
+        TemperatureSample(("air-top", "product-top"), (4.1,))
+    with pytest.raises(ValueError, match="at most once"):
+        TemperatureSample(("air-top", "air-top"), (4.1, 4.2))

@@ -9,6 +9,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import cbor2
 import pytest
 
 from agent.events import DoorChanged, Event, RecordId, TemperatureSample
@@ -33,9 +34,18 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
-def sample(sequence: int, probe: str = "p1", wall_ns: int = NOW, celsius: float = 4.0) -> Event:
+def sample(
+    sequence: int,
+    series: str = "p1,p2",
+    wall_ns: int = NOW,
+    celsius: float | tuple[float, ...] = 4.0,
+) -> Event:
+    """A sampling tick of the probes of ``series`` (comma-separated), each reading ``celsius``
+    (or one value each)."""
+    probes = tuple(series.split(","))
+    readings = celsius if isinstance(celsius, tuple) else (celsius,) * len(probes)
     return Event(
-        RecordId(DEVICE, 1, sequence), wall_ns, sequence, True, TemperatureSample(probe, celsius)
+        RecordId(DEVICE, 1, sequence), wall_ns, sequence, True, TemperatureSample(probes, readings)
     )
 
 
@@ -94,7 +104,7 @@ def test_an_append_that_returned_is_visible_to_another_connection(tmp_path: Path
 def test_append_many_commits_a_burst(tmp_path: Path) -> None:
     async def scenario() -> int:
         journal = await Journal.open(tmp_path / "j.db", device_id=DEVICE, max_batch_rows=50)
-        await journal.append_many([sample(s, f"p{s % 8}") for s in range(120)])
+        await journal.append_many([sample(s) for s in range(120)])
         await journal.close()
         return journal.transactions
 
@@ -181,7 +191,7 @@ def test_a_damaged_database_is_refused_and_left_intact(tmp_path: Path) -> None:
 
     async def fill() -> None:
         async with await Journal.open(path, device_id=DEVICE) as journal:
-            await journal.append_many([sample(s, f"p{s % 4}") for s in range(2000)])
+            await journal.append_many([sample(s) for s in range(2000)])
 
     run(fill())
     data = bytearray(path.read_bytes())
@@ -331,15 +341,16 @@ def test_close_drains_waiting_appends_then_refuses(tmp_path: Path) -> None:
 def test_pending_pages_in_sequence_order_within_count_and_bytes(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with await Journal.open(tmp_path / "j.db", device_id=DEVICE) as journal:
-            await journal.append_many([sample(s, f"p{s % 3}", celsius=s / 10) for s in range(50)])
+            await journal.append_many([sample(s, celsius=(s / 10, 4.0)) for s in range(50)])
             records = await journal.pending(limit=10)
             assert [r.sequence for r in records] == list(range(10))
-            assert records[4].to_event() == sample(4, "p1", celsius=0.4)
+            assert records[4].to_event() == sample(4, celsius=(0.4, 4.0))
             assert records[4].record_class is RecordClass.ROUTINE
             assert records[4].pending
-            page = await journal.pending(after_sequence=9, limit=1000, max_bytes=60)
+            page = await journal.pending(after_sequence=9, limit=1000, max_bytes=150)
             assert page[0].sequence == 10
-            assert sum(len(r.payload) for r in page) <= 60
+            assert 1 < len(page) < 40
+            assert sum(len(r.payload) for r in page) <= 150
             assert len(await journal.pending(after_sequence=9, max_bytes=1)) == 1
             backlog = await journal.pending(after_sequence=-1, before_sequence=5)
             assert [r.sequence for r in backlog] == [0, 1, 2, 3, 4]
@@ -373,7 +384,7 @@ def test_acknowledge_is_durable_idempotent_and_resend_from_reopens(tmp_path: Pat
 def test_pending_rows_are_the_pending_records_as_plain_tuples(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with await Journal.open(tmp_path / "j.db", device_id=DEVICE) as journal:
-            await journal.append_many([sample(s, f"p{s % 3}", celsius=s / 10) for s in range(50)])
+            await journal.append_many([sample(s, celsius=(s / 10, 4.0)) for s in range(50)])
             await journal.acknowledge([2, 3], NOW)
             records = await journal.pending(limit=10, max_bytes=200)
             rows = await journal.pending_rows(limit=10, max_bytes=200)
@@ -412,6 +423,38 @@ def test_acknowledge_marks_exactly_the_given_sequences_across_holes(tmp_path: Pa
         assert stored(path)[9] == (RecordClass.KEPT, NOW + 1)
 
     run(scenario())
+
+
+def test_a_sample_stored_by_an_earlier_build_reads_as_the_tick_of_its_one_probe(
+    tmp_path: Path,
+) -> None:
+    """A journal written before samples became ticks holds one record per probe reading,
+    ``{"probe": p, "celsius": c}``: after the upgrade each reads back as the tick of that one
+    probe, next to the ticks recorded since."""
+    path = tmp_path / "j.db"
+    legacy = cbor2.dumps({"probe": "air", "celsius": 4.5})
+
+    async def earlier_build() -> None:
+        async with await Journal.open(path, device_id=DEVICE) as journal:
+            await journal.append_many([door(0), sample(1, "air"), door(2)])
+
+    run(earlier_build())
+    with sqlite3.connect(path) as connection:  # the row as the earlier build stored it
+        connection.execute(
+            "UPDATE records SET payload = ?, series = 'air' WHERE sequence = 1", (legacy,)
+        )
+    connection.close()
+
+    async def upgraded() -> list[Event]:
+        async with await Journal.open(path, device_id=DEVICE) as journal:
+            await journal.append(sample(3, "air,door-air", celsius=(4.25, 5.0)))
+            return [record.to_event() for record in await journal.pending()]
+
+    events = run(upgraded())
+    assert [event.id.sequence for event in events] == [0, 1, 2, 3]
+    assert events[1] == sample(1, "air", celsius=4.5)
+    assert events[1].payload == TemperatureSample(("air",), (4.5,))
+    assert events[3].payload == TemperatureSample(("air", "door-air"), (4.25, 5.0))
 
 
 # --- retention, budget, thinning ------------------------------------------------------------
@@ -458,24 +501,29 @@ def test_retention_counts_from_the_acknowledgement_when_the_clock_was_wrong(
 def _classify_excursions(event: Event) -> RecordClass:
     payload = event.payload
     if isinstance(payload, TemperatureSample):
-        return RecordClass.EXCURSION if payload.celsius > 6 else RecordClass.ROUTINE
+        return RecordClass.EXCURSION if max(payload.celsius) > 6 else RecordClass.ROUTINE
     return RecordClass.KEPT
 
 
+_GROUPS = ("air-top,air-bottom", "product-top,product-bottom")
+
+
 def _pressure_events(count: int) -> list[Event]:
-    """Samples of two probes, an excursion every 50 and a door event every 100."""
+    """Ticks of two groups of probes (sampled at different intervals), an excursion of one
+    probe every 50 and a door event every 100."""
     events = []
     for s in range(count):
         if s % 100 == 0:
             events.append(door(s))
         else:
-            events.append(sample(s, f"p{s % 2}", celsius=8.0 if s % 50 == 25 else 4.0))
+            hottest = 8.0 if s % 50 == 25 else 4.0
+            events.append(sample(s, _GROUPS[s % 2], celsius=(4.0, hottest)))
     return events
 
 
 def test_pressure_evicts_acknowledged_routine_records_before_thinning(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
-    policy = JournalPolicy(budget_bytes=600 * 1024, hard_limit_bytes=4 << 20)
+    policy = JournalPolicy(budget_bytes=1200 * 1024, hard_limit_bytes=4 << 20)
 
     async def scenario() -> None:
         async with await Journal.open(
@@ -495,11 +543,11 @@ def test_pressure_evicts_acknowledged_routine_records_before_thinning(tmp_path: 
     assert all(s in rows for s in range(8000) if s % 100 == 0 or s % 50 == 25)
 
 
-def test_thinning_halves_pending_samples_per_probe_and_never_touches_the_rest(
+def test_thinning_halves_pending_samples_per_group_and_never_touches_the_rest(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "j.db"
-    policy = JournalPolicy(budget_bytes=1200 * 1024, hard_limit_bytes=4 << 20)
+    policy = JournalPolicy(budget_bytes=2400 * 1024, hard_limit_bytes=6 << 20)
     events = _pressure_events(20000)
 
     async def scenario() -> None:
@@ -519,20 +567,21 @@ def test_thinning_halves_pending_samples_per_probe_and_never_touches_the_rest(
     run(scenario())
     rows = stored(path)
     for event in events:
-        if not isinstance(event.payload, TemperatureSample) or event.payload.celsius > 6:
+        if _classify_excursions(event) is not RecordClass.ROUTINE:
             assert event.id.sequence in rows  # KEPT and EXCURSION records all stay
-    assert {0, 1, 2} <= set(rows)  # the oldest sample of each probe stays
-    for probe in ("p0", "p1"):
-        samples = [e.id.sequence for e in events if _is_routine_of(e, probe)]
+    assert {0, 1, 2} <= set(rows)  # the oldest sample of each group stays
+    for group in _GROUPS:
+        samples = [e.id.sequence for e in events if _is_routine_of(e, group)]
         kept = [s for s in samples if s in rows]
         assert len(samples) / 2 <= len(kept) < len(samples)  # one sweep at most
         assert kept[-1] == samples[-1]  # the newest samples are thinned last
 
 
-def _is_routine_of(event: Event, probe: str) -> bool:
-    payload = event.payload
+def _is_routine_of(event: Event, group: str) -> bool:
     return (
-        isinstance(payload, TemperatureSample) and payload.probe == probe and payload.celsius <= 6
+        isinstance(event.payload, TemperatureSample)
+        and ",".join(event.payload.probes) == group
+        and _classify_excursions(event) is RecordClass.ROUTINE
     )
 
 

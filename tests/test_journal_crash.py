@@ -29,7 +29,7 @@ async def main():
             if sequence % 7 == 0:
                 payload = DoorChanged("d", True)
             else:
-                payload = TemperatureSample(f"p{index}", 4.0)
+                payload = TemperatureSample((f"p{index}", "q"), (4.0, 4.5))
             await journal.append(Event(RecordId("crash-dev", 1, sequence), 0, 0, True, payload))
             print(sequence, flush=True)
 

@@ -16,12 +16,17 @@ DEVICE = "cab-7"
 
 
 def sample(sequence: int) -> Event:
+    """A tick of one to eight probes (fewer while some are faulted), readings varying."""
+    width = sequence % 8 + 1
     return Event(
         RecordId(DEVICE, 1, sequence),
         sequence,
         sequence,
         True,
-        TemperatureSample(f"p{sequence % 8}", 4.0 + sequence % 7 / 10),
+        TemperatureSample(
+            tuple(f"p{p}" for p in range(width)),
+            tuple(4.0 + (sequence + p) % 7 / 10 for p in range(width)),
+        ),
     )
 
 

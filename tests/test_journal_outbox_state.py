@@ -58,11 +58,16 @@ class OutboxMachine(RuleBasedStateMachine):
         finally:
             connection.close()
 
-    @rule(kinds=st.lists(st.sampled_from(["p0", "p1", "door"]), min_size=1, max_size=40))
+    @rule(kinds=st.lists(st.sampled_from(["p0", "p0,p1", "door"]), min_size=1, max_size=40))
     def append(self, kinds: list[str]) -> None:
+        """Door events and sampling ticks of one probe or two (two series to thin)."""
         events = []
         for kind in kinds:
-            payload = DoorChanged("d", True) if kind == "door" else TemperatureSample(kind, 4.0)
+            payload = (
+                DoorChanged("d", True)
+                if kind == "door"
+                else TemperatureSample(tuple(kind.split(",")), (4.0,) * (kind.count(",") + 1))
+            )
             events.append(
                 Event(RecordId(DEVICE, 1, self.next_sequence), self.now, 0, True, payload)
             )

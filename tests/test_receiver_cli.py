@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import cbor2
 import pytest
 
 from agent.events import DoorChanged, TemperatureSample
@@ -13,6 +15,7 @@ from hospital_receiver.records import Identity, StoredRecord
 from hospital_receiver.sqlite_store import SqliteStore
 
 T0 = 1_767_600_000_000_000_000  # 2026-01-05T08:00:00Z
+LEGACY_SAMPLE = cbor2.dumps({"probe": "air-top", "celsius": 3.9})
 
 
 def stored(
@@ -35,9 +38,9 @@ def database(tmp_path: Path) -> Path:
     store = SqliteStore(path)
     store.commit(
         [
-            stored(0, TemperatureSample("air-top", 4.1)),
+            stored(0, TemperatureSample(("air-top", "product-top"), (4.1, 4.0))),
             stored(1, DoorChanged("main", open=True)),
-            stored(2, TemperatureSample("air-top", 6.5)),
+            stored(2, TemperatureSample(("air-top", "product-top"), (6.5, 4.2))),
             stored(3, DoorChanged("main", open=False)),
             stored(0, DoorChanged("door", open=True), device="fridge-1"),
         ]
@@ -74,7 +77,25 @@ def test_query_by_time_range(database: Path, capsys: pytest.CaptureFixture[str])
     )
     out = capsys.readouterr().out
     assert [line.split()[0] for line in out.splitlines()] == ["cab-1/1/1", "cab-1/1/2"]
-    assert "celsius=6.5" in out
+    assert "probes=('air-top', 'product-top') celsius=(6.5, 4.2)" in out
+
+
+def test_a_sample_received_from_protocol_version_1_is_shown_as_a_tick(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Records stored before samples became ticks hold ``{"probe": p, "celsius": c}``: they
+    read as the tick of that one probe."""
+    path = tmp_path / "r.db"
+    store = SqliteStore(path)
+    earlier = stored(0, DoorChanged("main", open=True))
+    store.commit([dataclasses.replace(earlier, type="temperature_sample", payload=LEGACY_SAMPLE)])
+    store.close()
+    assert main(["query", "--db", str(path)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line == (
+        "cab-1/1/0 2026-01-05T08:00:00.000+00:00 temperature_sample historical"
+        " probes=('air-top',) celsius=(3.9,)"
+    )
 
 
 def test_bad_time_is_a_usage_error(database: Path) -> None:

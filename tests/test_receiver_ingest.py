@@ -14,6 +14,7 @@ import pytest
 from agent.events import DoorChanged, Event, RecordId, TemperatureSample
 from agent.sync.protocol import (
     CONTENT_TYPE,
+    VERSION,
     AckStatus,
     BatchAck,
     RecordBatch,
@@ -34,7 +35,11 @@ ACKS = str(RECORDS.sibling(TopicKind.ACKS))
 
 
 def event(sequence: int, *, device: str = "cab-1", epoch: int = 1) -> Event:
-    payload = TemperatureSample("air", 4.0) if sequence % 2 else DoorChanged("main", open=True)
+    payload = (
+        TemperatureSample(("air", "product"), (4.0, 4.5))
+        if sequence % 2
+        else DoorChanged("main", open=True)
+    )
     mono = 1_000_000_000 * (sequence % 1_000_000 + 1)
     return Event(
         RecordId(device, epoch, sequence), mono + 1_700_000_000 * 10**9, mono, True, payload
@@ -108,7 +113,8 @@ def _fields(data: bytes, **changes: Any) -> bytes:
         (b"\xff\xfe not cbor", CONTENT_TYPE, RejectReason.MALFORMED),
         (batch([0]) + b"\x00", CONTENT_TYPE, RejectReason.MALFORMED),
         (b"\x00" * 300_000, CONTENT_TYPE, RejectReason.TOO_LARGE),
-        (_fields(batch([0]), v=2), CONTENT_TYPE, RejectReason.UNSUPPORTED),
+        (_fields(batch([0]), v=VERSION - 1), CONTENT_TYPE, RejectReason.UNSUPPORTED),
+        (_fields(batch([0]), v=VERSION + 1), CONTENT_TYPE, RejectReason.UNSUPPORTED),
         (_fields(batch([0]), extra=1), CONTENT_TYPE, RejectReason.MALFORMED),
         (batch([0], device="cab-2"), CONTENT_TYPE, RejectReason.WRONG_DEVICE),
         (batch([0]), "application/json", RejectReason.UNSUPPORTED),
@@ -123,7 +129,8 @@ def _fields(data: bytes, **changes: Any) -> bytes:
         "not-cbor",
         "trailing-bytes",
         "too-large",
-        "schema-2",
+        "earlier-version",
+        "later-version",
         "extra-field",
         "wrong-device",
         "wrong-content-type",
@@ -157,7 +164,7 @@ def test_bad_messages_are_rejected_with_their_reason_and_store_nothing(
 
 
 def test_a_message_on_a_foreign_topic_gets_no_answer(ingest: Ingest) -> None:
-    result = ingest.handle("hemotrace/v1/stmary/$bad/records", CONTENT_TYPE, batch([0]))
+    result = ingest.handle("hemotrace/v2/stmary/$bad/records", CONTENT_TYPE, batch([0]))
     assert (result.ack, result.ack_topic) == (None, None)
 
 

@@ -26,6 +26,7 @@ import pytest
 from agent.events import DoorChanged, Event, RecordId, TemperatureSample
 from agent.sync.protocol import (
     CONTENT_TYPE,
+    VERSION,
     AckStatus,
     BatchAck,
     Command,
@@ -56,7 +57,11 @@ _correlations = itertools.count()
 
 
 def event(device: str, sequence: int, epoch: int = 1) -> Event:
-    payload = TemperatureSample("air", 4.25) if sequence % 2 else DoorChanged("main", open=True)
+    payload = (
+        TemperatureSample(("air", "product"), (4.25, 4.5))
+        if sequence % 2
+        else DoorChanged("main", open=True)
+    )
     mono = 1_000_000_000 * (sequence + 1)
     return Event(
         RecordId(device, epoch, sequence), mono + 1_700_000_000 * 10**9, mono, True, payload
@@ -264,7 +269,8 @@ def _with(data: bytes, **changes: object) -> bytes:
 BAD = {
     "malformed-cbor": ({}, b"\xff\xfe\x00", RejectReason.MALFORMED),
     "oversized": ({}, b"\x00" * 300_000, RejectReason.TOO_LARGE),
-    "schema-version": ({}, _with(batch("cab-1", [7]), v=2), RejectReason.UNSUPPORTED),
+    "earlier-version": ({}, _with(batch("cab-1", [7]), v=VERSION - 1), RejectReason.UNSUPPORTED),
+    "later-version": ({}, _with(batch("cab-1", [7]), v=VERSION + 1), RejectReason.UNSUPPORTED),
     "wrong-device": ({}, batch("cab-2", [7]), RejectReason.WRONG_DEVICE),
     "content-type": (
         {"content_type": "application/json"},
@@ -358,7 +364,7 @@ def test_a_gap_makes_the_receiver_ask_for_a_resync(
     assert len(command.nonce) >= 16
     properties = message.properties
     assert properties is not None
-    assert properties.ResponseTopic == f"hemotrace/v1/{SITE}/cab-1/replies"
+    assert properties.ResponseTopic == f"hemotrace/v2/{SITE}/cab-1/replies"
     assert properties.CorrelationData == command.request_id.encode()
     assert properties.ContentType == CONTENT_TYPE
     assert 1 <= properties.MessageExpiryInterval <= 60

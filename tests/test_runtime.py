@@ -115,13 +115,12 @@ def test_every_probe_is_sampled_at_its_interval(run_virtual) -> None:
 
     events = simulate(run_virtual, "cabinet-72.toml", one_hour)
     samples = payloads(events, TemperatureSample)
-    per_probe = dict.fromkeys(("air-top", "product-bottom"), 0)
-    for sample in samples:
-        if sample.probe in per_probe:
-            per_probe[sample.probe] += 1
-    # 1 s interval over 3600 s (plus the half second before the scenario started)
-    assert all(3600 <= count <= 3602 for count in per_probe.values()), per_probe
-    assert all(2.0 < sample.celsius < 6.5 for sample in samples)
+    # The eight probes share the 1 s interval: one sample a tick, with all eight readings.
+    # 3600 s, plus the half second before the scenario started.
+    assert 3600 <= len(samples) <= 3602, len(samples)
+    names = tuple(probe.name for probe in load_profile(CONFIG / "cabinet-72.toml").probes)
+    assert all(sample.probes == names for sample in samples)
+    assert all(2.0 < celsius < 6.5 for sample in samples for celsius in sample.celsius)
 
 
 def test_sample_records_carry_time_and_identity(run_virtual) -> None:
@@ -134,6 +133,68 @@ def test_sample_records_carry_time_and_identity(run_virtual) -> None:
     assert last.monotonic_ns > first.monotonic_ns
     assert last.wall_ns - first.wall_ns == last.monotonic_ns - first.monotonic_ns
     assert first.clock_synchronised is True
+    assert last.monotonic_ns - samples[-2].monotonic_ns == 1_000_000_000, "a tick a second"
+
+
+def ticks(events: list[Event]) -> list[tuple[int, list[Any]]]:
+    """The sampler's records grouped by tick, in order, each with its monotonic time: a tick's
+    faults and sample are recorded together, with one time stamp. A tick that had nothing to
+    record (every fault already recorded, no valid reading) is absent."""
+    grouped: dict[int, list[Any]] = {}
+    for event in events:
+        if isinstance(event.payload, TemperatureSample | ProbeFault):
+            grouped.setdefault(event.monotonic_ns, []).append(event.payload)
+    return list(grouped.items())
+
+
+def test_a_tick_is_one_sample_of_its_valid_readings_after_its_faults(run_virtual) -> None:
+    """A faulted probe is left out of the tick's sample and its fault recorded before it; a
+    tick without a valid reading has no sample; a probe that reads again is a cleared fault in
+    the tick whose sample has it back."""
+    names = tuple(probe.name for probe in load_profile(CONFIG / "cabinet-72.toml").probes)
+    others = names[1:]
+
+    async def faults(session: SimSession) -> None:
+        await asyncio.sleep(5)
+        session.device.probe_fault("air-top", ProbeFaultMode.DISCONNECTED)
+        await asyncio.sleep(10)
+        for name in others:  # now no probe gives a valid reading
+            session.device.probe_fault(name, ProbeFaultMode.CRC_ERROR)
+        await asyncio.sleep(10)
+        for name in names:
+            session.device.probe_fault(name, ProbeFaultMode.NONE)
+        await asyncio.sleep(5)
+
+    recorded = ticks(simulate(run_virtual, "cabinet-72.toml", faults))
+    shape = [
+        [type(p).__name__ if isinstance(p, ProbeFault) else p.probes for p in payloads]
+        for _, payloads in recorded
+    ]
+    air_top_fault, all_faulted, recovered = (
+        i for i, (_, payloads) in enumerate(recorded) if len(payloads) > 1
+    )
+    assert all(tick == [names] for tick in shape[:air_top_fault]), "all eight, one a tick"
+    assert shape[air_top_fault] == ["ProbeFault", others]
+    fault = recorded[air_top_fault][1][0]
+    assert (fault.probe, fault.cleared) == ("air-top", False)
+    assert "PartNotResponding" in fault.reason
+    assert all(tick == [others] for tick in shape[air_top_fault + 1 : all_faulted])
+    assert all_faulted - air_top_fault == 10, "the seven others, every second"
+
+    # No probe valid: the seven new faults and no sample; then nothing at all until they read.
+    assert [(f.probe, f.cleared) for f in recorded[all_faulted][1]] == [
+        (name, False) for name in others
+    ]
+    assert recovered == all_faulted + 1
+    assert recorded[recovered][0] - recorded[all_faulted][0] == 10 * 1_000_000_000
+
+    # Every probe reads again: each fault cleared, then the tick's sample of all eight.
+    *cleared, sample = recorded[recovered][1]
+    assert cleared == [ProbeFault(name, "recovered", cleared=True) for name in names]
+    assert isinstance(sample, TemperatureSample)
+    assert sample.probes == names
+    assert shape[recovered + 1 :]
+    assert all(tick == [names] for tick in shape[recovered + 1 :])
 
 
 def test_a_disconnected_probe_is_one_fault_then_cleared(run_virtual) -> None:
@@ -153,10 +214,17 @@ def test_a_disconnected_probe_is_one_fault_then_cleared(run_virtual) -> None:
     air_top = [
         e.id.sequence
         for e in events
-        if isinstance(e.payload, TemperatureSample) and e.payload.probe == "air-top"
+        if isinstance(e.payload, TemperatureSample) and "air-top" in e.payload.probes
     ]
-    assert not [seq for seq in air_top if began < seq < cleared], "no samples while faulted"
-    assert [seq for seq in air_top if seq > cleared], "sampling resumes after the fault"
+    assert not [seq for seq in air_top if began < seq < cleared], "no readings while faulted"
+    assert [seq for seq in air_top if seq > cleared], "its readings resume after the fault"
+    during = [
+        e.payload.probes
+        for e in events
+        if isinstance(e.payload, TemperatureSample) and began < e.id.sequence < cleared
+    ]
+    assert len(during) >= 299, "the other probes' ticks go on without it"
+    assert all(len(probes) == 7 for probes in during)
 
 
 def test_garbage_readings_are_faults_never_samples(run_virtual) -> None:
@@ -168,9 +236,15 @@ def test_garbage_readings_are_faults_never_samples(run_virtual) -> None:
     faults = [f for f in payloads(events, ProbeFault) if f.probe == "product-top"]
     assert len(faults) == 1
     assert "implausible" in faults[0].reason
-    samples = [s for s in payloads(events, TemperatureSample) if s.probe == "product-top"]
-    assert all(-60 < s.celsius < 60 for s in samples)
-    assert len(samples) <= 1, "only the sample taken before the fault was injected"
+    readings = [
+        celsius
+        for sample in payloads(events, TemperatureSample)
+        for probe, celsius in sample.readings()
+        if probe == "product-top"
+    ]
+    assert all(-60 < celsius < 60 for celsius in readings)
+    assert len(readings) <= 1, "only the reading taken before the fault was injected"
+    assert len(payloads(events, TemperatureSample)) >= 120, "the other probes are still read"
 
 
 def test_a_crc_error_is_a_probe_fault(run_virtual) -> None:
@@ -302,15 +376,25 @@ def test_a_door_sensor_that_stops_answering_is_a_fault_then_a_recovery(run_virtu
 
 @pytest.mark.parametrize("profile", ["cabinet-72.toml", "fridge.toml", "transport.toml"])
 def test_every_shipped_profile_runs_a_simulated_day(run_virtual, profile: str) -> None:
-    async def one_day() -> SimSession:
+    async def one_day() -> tuple[SimSession, int]:
         session = await start_session(load_profile(CONFIG / profile), log_events=False)
+        readings = 0
+
+        def count(event: Event) -> None:
+            nonlocal readings
+            if isinstance(event.payload, TemperatureSample):
+                readings += len(event.payload.probes)
+
+        session.stream.observe(count)
         await asyncio.sleep(86400)
         await session.stop()
-        return session
+        return session, readings
 
-    session = run_virtual(one_day())
+    session, readings = run_virtual(one_day())
     probes = load_profile(CONFIG / profile).probes
-    expected = sum(86400 / probe.interval_s for probe in probes)
-    assert session.counts[EventType.TEMPERATURE_SAMPLE] == pytest.approx(expected, rel=0.001)
+    # One sample a tick of each interval's probes, with a reading of each probe.
+    ticks = sum(86400 / interval for interval in {probe.interval_s for probe in probes})
+    assert session.counts[EventType.TEMPERATURE_SAMPLE] == pytest.approx(ticks, rel=0.001)
+    assert readings == pytest.approx(sum(86400 / p.interval_s for p in probes), rel=0.001)
     assert session.counts[EventType.PROBE_FAULT] == 0
     assert session.counts[EventType.AGENT_STOPPING] == 1

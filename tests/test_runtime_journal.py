@@ -53,14 +53,19 @@ def test_every_recorded_event_is_committed_and_sequences_continue(
 def test_samples_outside_the_storage_limits_are_excursions() -> None:
     from agent.events import Event, RecordId, TemperatureSample
 
-    classify = classify_for(CABINET)
+    classify = classify_for(CABINET)  # red cells: 2-6 °C
 
-    def sample(celsius: float) -> Event:
-        return Event(RecordId("d", 1, 0), 0, 0, True, TemperatureSample("air-top", celsius))
+    def tick(*celsius: float) -> Event:
+        probes = tuple(f"probe-{n}" for n in range(len(celsius)))
+        return Event(RecordId("d", 1, 0), 0, 0, True, TemperatureSample(probes, celsius))
 
-    assert classify(sample(4.0)) is RecordClass.ROUTINE
-    assert classify(sample(6.5)) is RecordClass.EXCURSION
-    assert classify(sample(1.9)) is RecordClass.EXCURSION
+    assert classify(tick(4.0)) is RecordClass.ROUTINE
+    assert classify(tick(6.5)) is RecordClass.EXCURSION
+    assert classify(tick(1.9)) is RecordClass.EXCURSION
+    assert classify(tick(2.0, 4.0, 6.0)) is RecordClass.ROUTINE, "the limits are inside"
+    # One probe out of the limits makes the whole tick an excursion, never thinned.
+    assert classify(tick(4.0, 4.1, 6.5, 4.2)) is RecordClass.EXCURSION
+    assert classify(tick(1.9, 4.0)) is RecordClass.EXCURSION
     assert (
         classify(Event(RecordId("d", 1, 0), 0, 0, True, HardwareFault("x", "y", "z")))
         is RecordClass.KEPT

@@ -245,7 +245,7 @@ async def open_device(
     backlog: int = 0,
     period_ns: int = 10**10,
 ) -> Device:
-    """The journal (with ``backlog`` samples of an earlier boot epoch), stream and link."""
+    """The journal (with ``backlog`` sampling ticks of an earlier boot epoch), stream and link."""
     journal = await Journal.open(tmp_path / "journal.db", device_id=DEVICE)
     if backlog:
         await append_samples(journal, backlog, period_ns=period_ns)
@@ -289,27 +289,30 @@ async def all_acknowledged(journal: Journal) -> bool:
     return await journal.pending_count() == 0
 
 
-def sample(sequence: int, epoch: int, wall_ns: int, probe: str, celsius: float) -> Event:
+PROBES = tuple(f"probe-{p}" for p in range(8))
+
+
+def sample(sequence: int, epoch: int, wall_ns: int, celsius: tuple[float, ...]) -> Event:
+    """The tick of the 8 probes, one reading each."""
     return Event(
         RecordId(DEVICE, epoch, sequence),
         wall_ns,
         wall_ns - 1_700_000_000_000_000_000,
         True,
-        TemperatureSample(probe, celsius),
+        TemperatureSample(PROBES, celsius),
     )
 
 
 async def append_samples(journal: Journal, count: int, *, period_ns: int = 10**10) -> None:
-    """``count`` temperature samples of 8 probes, ``period_ns`` apart per probe, ending now."""
-    start = time.time_ns() - (count // 8 + 1) * period_ns
+    """``count`` sampling ticks of 8 probes, ``period_ns`` apart, ending now."""
+    start = time.time_ns() - (count + 1) * period_ns
     rng = random.Random(3)
     events = [
         sample(
             journal.next_sequence + i,
             0,
-            start + (i // 8) * period_ns + rng.randrange(10**6),
-            f"probe-{i % 8}",
-            round(4.0 + rng.uniform(-0.05, 0.05), 2),
+            start + i * period_ns + rng.randrange(10**6),
+            tuple(round(4.0 + rng.uniform(-0.05, 0.05), 2) for _ in PROBES),
         )
         for i in range(count)
     ]
@@ -440,10 +443,8 @@ def test_a_week_of_backlog_drains_while_live_records_get_through(
 ) -> None:
     async def body() -> tuple[Hospital, list[int]]:
         settings = LinkSettings(limits=BatchLimits(max_records=500), window=4)
-        # A week offline: 8 probes every 80 s, ~60k samples stamped over the last 7 days.
-        device = await open_device(
-            tmp_path, mosquitto.url, settings, backlog=60_480, period_ns=80 * 10**9
-        )
+        # A week offline: a tick of 8 probes every 10 s, stamped over the last 7 days.
+        device = await open_device(tmp_path, mosquitto.url, settings, backlog=60_480)
         hospital = Hospital(mosquitto.host, mosquitto.port)
         live: list[int] = []
         async with running(hospital.run()):
@@ -472,6 +473,44 @@ def test_a_week_of_backlog_drains_while_live_records_get_through(
     assert all(
         event.id.boot_epoch == 0 for _, b in hospital.batches if b.historical for event in b.records
     )
+
+
+def test_samples_journaled_by_an_earlier_build_arrive_as_ticks_of_their_one_probe(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    """A device upgraded with records pending from before samples became ticks: each old
+    per-probe sample (``{"probe": p, "celsius": c}`` in the journal) goes as the tick of that
+    one probe, in the same batches as the ticks recorded since."""
+    legacy = {sequence: (f"probe-{sequence % 8}", 4.0 + sequence / 100) for sequence in range(40)}
+
+    async def body() -> Hospital:
+        device = await open_device(tmp_path, mosquitto.url, backlog=60)
+        with sqlite3.connect(tmp_path / "journal.db") as connection:
+            connection.executemany(
+                "UPDATE records SET payload = ?, series = ? WHERE sequence = ?",
+                [
+                    (cbor2.dumps({"probe": probe, "celsius": celsius}), probe, sequence)
+                    for sequence, (probe, celsius) in legacy.items()
+                ],
+            )
+        connection.close()
+        hospital = Hospital(mosquitto.host, mosquitto.port)
+        async with running(hospital.run()):
+            await hospital.connected.wait()
+            async with running(device.link.run()):
+                await until_async(lambda: all_acknowledged(device.journal))
+        await device.journal.close()
+        return hospital
+
+    hospital = run(body())
+    assert len(hospital.records) == 60
+    for (_, sequence), event in hospital.records.items():
+        assert isinstance(event.payload, TemperatureSample)
+        if sequence in legacy:
+            probe, celsius = legacy[sequence]
+            assert event.payload == TemperatureSample((probe,), (celsius,))
+        else:
+            assert event.payload.probes == PROBES
 
 
 # --- commands ----------------------------------------------------------------------------
@@ -576,10 +615,10 @@ def test_a_publish_denied_by_the_broker_is_not_taken_as_sent(
 ) -> None:
     acl = (
         "".join(
-            f"topic readwrite hemotrace/v1/+/+/{kind}\n"
+            f"topic readwrite hemotrace/v2/+/+/{kind}\n"
             for kind in ("status", "acks", "commands", "replies")
         )
-        + "topic read hemotrace/v1/+/+/records\n"
+        + "topic read hemotrace/v2/+/+/records\n"
     )
     broker = mosquitto_factory(acl=acl, verbose_log=True)
 

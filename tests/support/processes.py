@@ -33,7 +33,7 @@ from pathlib import Path
 
 from agent.journal import Journal
 from agent.runtime.boot_epoch import next_boot_epoch
-from hal_sim.backlog import week_of_records
+from hal_sim.backlog import WEEK_OF_RECORDS, week_of_records
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -416,11 +416,14 @@ def ensure_boot_epoch(state_dir: Path, device_id: str) -> int:
 
 
 def prefill_journal(state_dir: Path, device_id: str, count: int) -> int:
-    """Append ``count`` records of a cabinet's offline week (``hal_sim.backlog``) to
+    """Append the first ``count`` records of a cabinet's offline week (``hal_sim.backlog``: a
+    sampling tick of 8 probes every 10 s and other events, at most ``WEEK_OF_RECORDS``) to
     ``device_id``'s journal under a boot epoch of their own; return that epoch.
 
     Wall times are moved to end now (a week's backlog stays inside every retention).
     """
+    if not 0 < count <= WEEK_OF_RECORDS:
+        raise ValueError(f"a week's backlog has 1 to {WEEK_OF_RECORDS} records, not {count}")
     epoch = ensure_boot_epoch(state_dir, device_id)
     path = journal_path(state_dir, device_id)
 
