@@ -1,11 +1,12 @@
 """Durable append through the journal vs. the raw costs underneath, measured side by side.
 
-(a) Throughput: ``--events`` temperature-sample events appended by ``--producers`` concurrent
-    producers (each awaiting its own appends, as ``EventStream.record`` does) through group
-    commit, vs. a plain ``sqlite3`` loop storing the same events with WAL, ``synchronous=FULL``,
-    the same schema and the same batch size per transaction. Both start from the same
-    ``Event`` objects and end with committed rows: the plain loop's timing includes turning
-    each event into its row (the CBOR payload), as the journal's does.
+(a) Throughput: ``--events`` temperature-sample events (each the sampling tick of 8 probes)
+    appended by ``--producers`` concurrent producers (each awaiting its own appends, as
+    ``EventStream.record`` does) through group commit, vs. a plain ``sqlite3`` loop storing
+    the same events with WAL, ``synchronous=FULL``, the same schema and the same batch size per
+    transaction. Both start from the same ``Event`` objects and end with committed rows: the
+    plain loop's timing includes turning each event into its row (the CBOR payload), as the
+    journal's does.
     Target (issue 3): the journal at >= 0.5x the plain loop.
 (b) Latency: one KEPT record appended alone, ``--singles`` times, vs. ``os.write`` +
     ``os.fsync`` of a small file in the same directory, the two alternating (one raw fsync,
@@ -36,15 +37,18 @@ DEVICE = "bench-device"
 _BIG = JournalPolicy(budget_bytes=8 << 30, hard_limit_bytes=9 << 30)
 
 
+PROBES = tuple(f"probe-{p}" for p in range(8))
+
+
 def sample_events(count: int, first: int = 0) -> list[Event]:
-    """``count`` temperature samples of 8 probes, 10 s apart per probe."""
+    """``count`` temperature samples, each the tick of 8 probes read together, 10 s apart."""
     return [
         Event(
             RecordId(DEVICE, 1, first + i),
-            1_700_000_000_000_000_000 + i * 1_250_000_000,
-            i * 1_250_000_000,
+            1_700_000_000_000_000_000 + i * 10_000_000_000,
+            i * 10_000_000_000,
             True,
-            TemperatureSample(f"probe-{i % 8}", 4.0 + (i % 17) / 10),
+            TemperatureSample(PROBES, tuple(4.0 + ((i + p) % 17) / 10 for p in range(8))),
         )
         for i in range(count)
     ]
@@ -153,7 +157,7 @@ def main() -> None:
     shapes = (
         (arguments.producers, 1),
         (2 * arguments.batch, 1),
-        (2 * arguments.batch // 8, 8),  # one tick of 8 probes per burst
+        (2 * arguments.batch // 8, 8),  # as a tick with 7 probe faults and its sample
         (2 * arguments.batch // 100, 100),
     )
     throughput: dict[tuple[int, int], list[tuple[float, float, float]]] = {s: [] for s in shapes}

@@ -1,8 +1,8 @@
 """Simulated time per wall second: the 72-slot cabinet, 8 probes sampled every second.
 
-The whole agent runs - sampling, stamping every sample into an event, the sensor watchers, the
-simulator's physics - on the virtual-time loop at full speed. Target (issue 2): one simulated
-week in under 30 s of wall time on a 2-core machine.
+The whole agent runs - sampling (a tick a second: the 8 readings, one sample event), the sensor
+watchers, the simulator's physics - on the virtual-time loop at full speed. Target (issue 2):
+one simulated week in under 30 s of wall time on a 2-core machine.
 
     .venv/bin/python benchmarks/sim_speed.py            # one simulated week
     .venv/bin/python benchmarks/sim_speed.py --days 1   # a quicker look
@@ -25,7 +25,8 @@ WEEK_S = 7 * 86400
 
 
 async def simulate(seconds: float) -> tuple[float, int]:
-    """Run the cabinet for ``seconds`` of simulated time; return (wall seconds, samples)."""
+    """Run the cabinet for ``seconds`` of simulated time; return (wall seconds, samples: one
+    a tick, with a reading of each probe)."""
     profile = load_profile(PROFILE)
     assert len(profile.probes) == 8
     assert all(probe.interval_s == 1.0 for probe in profile.probes)
@@ -48,7 +49,7 @@ def main() -> None:
     print(f"simulated {args.days:g} d of a 72-slot cabinet with 8 probes at 1 s")
     print(f"wall time          {wall:8.2f} s")
     print(f"speed              {ratio:8.0f} simulated s per wall s")
-    print(f"samples recorded   {samples:8d} ({samples / wall:,.0f} per wall s)")
+    print(f"samples recorded   {samples:8d} ({samples / wall:,.0f} per wall s, 8 readings each)")
     print(f"one week takes     {WEEK_S / ratio:8.2f} s  (target < 30 s)")
 
 

@@ -1,8 +1,8 @@
 """An observer that writes every event as a structured log line.
 
-Temperature samples go at DEBUG (a cabinet makes eight a second); everything else at INFO, so
-the default log reads as what happened to the device. ``at`` is the event's own wall-clock time
-(in the simulator, simulated time), beside the line's ``ts`` of the host's clock.
+Temperature samples go at DEBUG (a cabinet makes one a second, eight readings); everything else
+at INFO, so the default log reads as what happened to the device. ``at`` is the event's own
+wall-clock time (in the simulator, simulated time), beside the line's ``ts`` of the host's clock.
 """
 
 from __future__ import annotations

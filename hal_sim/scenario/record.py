@@ -1,10 +1,10 @@
 """What a scenario run saw: the agent's events, stamped with simulated time since the start.
 
 A :class:`Recorder` observes the session's event stream. It keeps every event except
-temperature samples (a cabinet makes eight a second; the session already keeps each probe's
-latest reading), and keeps the samples of only those probes whose readings an expectation
-checks over a span of time, as compact arrays. What was recorded before the origin - while the
-device started and its units were stocked - is stamped at 0.
+temperature samples (a cabinet makes one a second, with eight readings; the session already
+keeps each probe's latest reading), and keeps the readings of only those probes that an
+expectation checks over a span of time, as compact arrays. What was recorded before the
+origin - while the device started and its units were stocked - is stamped at 0.
 """
 
 from __future__ import annotations
