@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from agent.events import Event, PresenceChanged, RecordId, TemperatureSample
 
-__all__ = ["WEEK_OF_RECORDS", "WEEK_OF_READINGS", "week_of_records"]
+__all__ = ["WEEK_OF_READINGS", "WEEK_OF_RECORDS", "week_of_records"]
 
 _PROBES = 8
 _PERIOD_NS = 10_000_000_000

@@ -258,13 +258,22 @@ def _query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _value(value: object) -> str:
+    """A payload field as text; an array's items joined by commas (a tick's probes, then its
+    readings in the same order)."""
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
 def describe(record: StoredRecord) -> str:
     """One line: identity, device time, type, payload fields."""
     moment = dt.datetime.fromtimestamp(record.wall_ns / 1e9, tz=dt.UTC)
     try:
         payload = decode_payload(record.type, record.payload)
         fields = " ".join(
-            f"{field.name}={getattr(payload, field.name)}" for field in dataclasses.fields(payload)
+            f"{field.name}={_value(getattr(payload, field.name))}"
+            for field in dataclasses.fields(payload)
         )
     except PayloadDecodeError as error:
         fields = f"(undecodable payload: {error})"

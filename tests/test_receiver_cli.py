@@ -77,7 +77,7 @@ def test_query_by_time_range(database: Path, capsys: pytest.CaptureFixture[str])
     )
     out = capsys.readouterr().out
     assert [line.split()[0] for line in out.splitlines()] == ["cab-1/1/1", "cab-1/1/2"]
-    assert "probes=('air-top', 'product-top') celsius=(6.5, 4.2)" in out
+    assert "probes=air-top,product-top celsius=6.5,4.2" in out
 
 
 def test_a_sample_received_from_protocol_version_1_is_shown_as_a_tick(
@@ -94,7 +94,7 @@ def test_a_sample_received_from_protocol_version_1_is_shown_as_a_tick(
     (line,) = capsys.readouterr().out.splitlines()
     assert line == (
         "cab-1/1/0 2026-01-05T08:00:00.000+00:00 temperature_sample historical"
-        " probes=('air-top',) celsius=(3.9,)"
+        " probes=air-top celsius=3.9"
     )
 
 
