@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,6 +70,22 @@ def test_commits_survive_reopening(tmp_path: Path) -> None:
         assert reopened.progress("cab-1").contiguous_through == 1
     finally:
         reopened.close()
+
+
+def test_sqlite_stamps_each_record_with_the_utc_time_it_was_stored(tmp_path: Path) -> None:
+    """``received_at`` is the time of the commit, UTC to the second, as SQLite's
+    ``CURRENT_TIMESTAMP`` writes it - for a batch's grouped rows and its remainder alike."""
+    path = tmp_path / "receiver.db"
+    store = SqliteStore(path)
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+    store.commit([record(sequence) for sequence in range(70)])  # 64 grouped, then 6 alone
+    after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    store.close()
+    with sqlite3.connect(path) as connection:
+        stamps = [row[0] for row in connection.execute("SELECT received_at FROM records")]
+    assert len(stamps) == 70
+    for stamp in stamps:
+        assert before <= dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S") <= after
 
 
 def test_progress_stops_at_a_gap_and_moves_when_it_is_filled(store: RecordStore) -> None:
