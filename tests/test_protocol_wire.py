@@ -31,6 +31,7 @@ from agent.sync.protocol import (
     shared_filter,
 )
 from hal_sim.backlog import WEEK_OF_READINGS, WEEK_OF_RECORDS, week_of_records
+from tests.support.columns import two_probe_column
 
 DEVICE = "cab-01"
 RECORDS = Topic("site-1", DEVICE, TopicKind.RECORDS)
@@ -213,16 +214,7 @@ def test_a_probe_named_at_any_length_rides_in_a_column() -> None:
 
 
 def _column(**changes: Any) -> dict[str, Any]:
-    column: dict[str, Any] = {
-        "probes": ["air", "core"],
-        "epoch": 1,
-        "synced": True,
-        "divisor": 100,
-        "seq": [5, 1, 1],
-        "mono": [1000, 10, 0],
-        "wall": [10**18, 0, 0],
-        "values": [[400, 1, -1], [380, 0, 2]],
-    }
+    column = two_probe_column()
     column.update(changes)
     return {
         "v": 2,

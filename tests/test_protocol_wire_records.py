@@ -48,6 +48,7 @@ from agent.sync.protocol import (
 from hal_sim.backlog import week_of_records
 from hospital_receiver.ingest import stored_records
 from hospital_receiver.records import StoredRecords
+from tests.support.columns import two_probe_column
 from tests.test_protocol_strategies import batches, payloads
 
 U64 = 2**64 - 1
@@ -315,18 +316,7 @@ def _batch_map(**changes: Any) -> dict[str, Any]:
         "device": "cab-01",
         "historical": True,
         "records": [],
-        "temperatures": [
-            {
-                "probes": ["air", "core"],
-                "epoch": 1,
-                "synced": True,
-                "divisor": 100,
-                "seq": [5, 1, 1],
-                "mono": [1000, 10, 0],
-                "wall": [10**18, 0, 0],
-                "values": [[400, 1, -1], [380, 0, 2]],
-            }
-        ],
+        "temperatures": [two_probe_column()],
     }
     column = value["temperatures"][0]
     for key, change in changes.items():

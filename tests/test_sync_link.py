@@ -285,6 +285,16 @@ async def running(*bodies: Coroutine[Any, Any, Any]) -> Any:
                 await task
 
 
+async def drain(device: Device, hospital: Hospital) -> None:
+    """Run the hospital and the device's link until the hospital has acknowledged every record
+    of the device's journal, then close the journal."""
+    async with running(hospital.run()):
+        await hospital.connected.wait()
+        async with running(device.link.run()):
+            await until_async(lambda: all_acknowledged(device.journal))
+    await device.journal.close()
+
+
 async def all_acknowledged(journal: Journal) -> bool:
     return await journal.pending_count() == 0
 
@@ -372,11 +382,7 @@ def test_a_batch_whose_ack_never_comes_is_sent_again_after_the_timeout(
         )
         device = await open_device(tmp_path, mosquitto.url, settings, backlog=200)
         hospital = Hospital(mosquitto.host, mosquitto.port, should_ack=ack_the_second_time)
-        async with running(hospital.run()):
-            await hospital.connected.wait()
-            async with running(device.link.run()):
-                await until_async(lambda: all_acknowledged(device.journal))
-        await device.journal.close()
+        await drain(device, hospital)
         return hospital
 
     hospital = run(body())
@@ -499,11 +505,7 @@ def test_samples_journaled_by_an_earlier_build_arrive_as_ticks_of_their_one_prob
             )
         connection.close()
         hospital = Hospital(mosquitto.host, mosquitto.port)
-        async with running(hospital.run()):
-            await hospital.connected.wait()
-            async with running(device.link.run()):
-                await until_async(lambda: all_acknowledged(device.journal))
-        await device.journal.close()
+        await drain(device, hospital)
         return hospital
 
     hospital = run(body())
