@@ -210,9 +210,10 @@ def _pack_group(key: Key, group: _Group, plain: list[Any]) -> dict[str, Any] | N
     ``plain``."""
     # Fast path: the first divisor represents every reading (the best, and the first on a tie).
     numerators = [_all_numerators(column, DIVISORS[0]) for column in group.values]
-    if all(column is not None for column in numerators):
+    exact = [column for column in numerators if column is not None]
+    if len(exact) == len(numerators):
         column = _Column(key, DIVISORS[0])
-        if column.fill(group.seqs, group.monos, group.walls, numerators):  # type: ignore[arg-type]
+        if column.fill(group.seqs, group.monos, group.walls, exact):
             return column.to_map()
     divisor = _best_divisor(group.values)
     if divisor is None:
@@ -222,11 +223,9 @@ def _pack_group(key: Key, group: _Group, plain: list[Any]) -> dict[str, Any] | N
     ticks = zip(*group.values, strict=True)
     for i, (record, tick) in enumerate(zip(group.records, ticks, strict=True)):
         scaled = [_numerator(reading, divisor) for reading in tick]
-        if None in scaled or not column.offer(
-            group.seqs[i],
-            group.monos[i],
-            group.walls[i],
-            scaled,  # type: ignore[arg-type]
+        fitting = [numerator for numerator in scaled if numerator is not None]
+        if len(fitting) < len(scaled) or not column.offer(
+            group.seqs[i], group.monos[i], group.walls[i], fitting
         ):
             plain.append(record)
     return column.to_map() if column.seq else None
