@@ -18,7 +18,7 @@ from agent.config.schema import STATION_ANTENNA, DeviceKind, Profile
 from agent.hal.tag_data import encode_tag_data
 from hal_sim.units import SimUnit
 
-__all__ = ["BenchError", "Contents"]
+__all__ = ["BenchError", "Contents", "ContentsHooks"]
 
 
 class BenchError(Exception):
@@ -194,3 +194,44 @@ class Contents:
         self.unit_in(slot)
         if self._slot_locked(slot) and not force:
             raise BenchError(f"slot {slot} is locked")
+
+
+class ContentsHooks:
+    """The bench hooks that move units, for a simulated device holding its :class:`Contents`
+    in ``contents``: the same for every backend, since only how a change is sensed differs."""
+
+    contents: Contents
+
+    def stock(self, unit: SimUnit, slot: int | None = None) -> None:
+        """Load a unit before the agent starts (commissioning), ignoring locks and doors."""
+        self.contents.stock(unit, slot)
+
+    def put_unit(self, unit: SimUnit, slot: int | None = None, *, force: bool = False) -> None:
+        """A person puts a unit into a slot, the fridge or the box (:class:`Contents`)."""
+        self.contents.put_unit(unit, slot, force=force)
+
+    def take_unit(
+        self, slot: int | None = None, *, tag_uid: str | None = None, force: bool = False
+    ) -> SimUnit:
+        """A person takes a unit out of a slot, the fridge or the box (:class:`Contents`)."""
+        return self.contents.take_unit(slot, tag_uid=tag_uid, force=force)
+
+    def hold_at_station(self, unit: SimUnit) -> None:
+        """A person holds a unit at the cabinet's scanning station (:class:`Contents`)."""
+        self.contents.hold_at_station(unit)
+
+    def at_station(self) -> SimUnit | None:
+        """The unit held at the scanning station, if any."""
+        return self.contents.at_station()
+
+    def take_from_station(self) -> SimUnit:
+        """A person takes the unit held at the scanning station back off it."""
+        return self.contents.take_from_station()
+
+    def reprogram_tag(self, tag_uid: str, din: str, flags: str) -> None:
+        """Bench fault: the tag ``tag_uid`` carries another DIN than its unit's label."""
+        self.contents.reprogram_tag(tag_uid, din, flags)
+
+    def find_unit(self, din: str) -> SimUnit | None:
+        """The unit with this DIN, wherever it is in the device."""
+        return self.contents.find_unit(din)

@@ -28,7 +28,7 @@ from agent.hal.errors import PartInUse
 from agent.hal.hardware import Hardware, SlotParts
 from agent.hal.parts import PowerStatus
 from hal_sim.battery import BatteryModel
-from hal_sim.contents import BenchError, Contents
+from hal_sim.contents import BenchError, Contents, ContentsHooks
 from hal_sim.parts import (
     ProbeFaultMode,
     SimBadgeReader,
@@ -55,7 +55,7 @@ from hal_sim.units import SimUnit
 __all__ = ["BenchError", "SimDevice"]
 
 
-class SimDevice:
+class SimDevice(ContentsHooks):
     """The simulated device of one profile; see the module docstring."""
 
     name = "sim"
@@ -231,41 +231,7 @@ class SimDevice:
         self.advance_physics()
         return self.thermal.product_c
 
-    # --- bench hooks: contents -------------------------------------------------------------
-
-    def stock(self, unit: SimUnit, slot: int | None = None) -> None:
-        """Load a unit before the agent starts (commissioning), ignoring locks and doors."""
-        self.contents.stock(unit, slot)
-
-    def put_unit(self, unit: SimUnit, slot: int | None = None, *, force: bool = False) -> None:
-        """A person puts a unit into a slot, the fridge or the box (:class:`Contents`)."""
-        self.contents.put_unit(unit, slot, force=force)
-
-    def take_unit(
-        self, slot: int | None = None, *, tag_uid: str | None = None, force: bool = False
-    ) -> SimUnit:
-        """A person takes a unit out of a slot, the fridge or the box (:class:`Contents`)."""
-        return self.contents.take_unit(slot, tag_uid=tag_uid, force=force)
-
-    def hold_at_station(self, unit: SimUnit) -> None:
-        """A person holds a unit at the cabinet's scanning station (:class:`Contents`)."""
-        self.contents.hold_at_station(unit)
-
-    def at_station(self) -> SimUnit | None:
-        """The unit held at the scanning station, if any."""
-        return self.contents.at_station()
-
-    def take_from_station(self) -> SimUnit:
-        """A person takes the unit held at the scanning station back off it."""
-        return self.contents.take_from_station()
-
-    def reprogram_tag(self, tag_uid: str, din: str, flags: str) -> None:
-        """Bench fault: the tag ``tag_uid`` carries another DIN than its unit's label."""
-        self.contents.reprogram_tag(tag_uid, din, flags)
-
-    def find_unit(self, din: str) -> SimUnit | None:
-        """The unit with this DIN, wherever it is in the device."""
-        return self.contents.find_unit(din)
+    # --- sensing the contents (the hooks that move units: ContentsHooks) ----------------------
 
     def _sense_slot(self, slot: int) -> None:
         self._occupied[slot].set(self.slot_units[slot] is not None)

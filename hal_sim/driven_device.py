@@ -37,7 +37,7 @@ from agent.hal.hardware import Hardware
 from drivers.assembly import DriverBackend, assemble
 from drivers.tmp117 import RESET_RESULT
 from hal_sim.battery import BatteryModel
-from hal_sim.contents import BenchError, Contents
+from hal_sim.contents import BenchError, Contents, ContentsHooks
 from hal_sim.fakes.gpio import FakeGpio
 from hal_sim.fakes.platform import FakePlatform
 from hal_sim.fakes.smbus import BusFault
@@ -59,7 +59,7 @@ BADGE_HOLD_S = 0.8
 """How long a presented badge stays on the PN532's antenna (four of the driver's polls)."""
 
 
-class DrivenDevice:
+class DrivenDevice(ContentsHooks):
     """The ``drivers_sim`` backend of one profile; see the module docstring."""
 
     name = "drivers_sim"
@@ -158,41 +158,7 @@ class DrivenDevice:
             else:
                 ups.cut_mains()
 
-    # --- bench hooks: contents -----------------------------------------------------------
-
-    def stock(self, unit: SimUnit, slot: int | None = None) -> None:
-        """Load a unit before the agent starts (commissioning), ignoring locks and doors."""
-        self.contents.stock(unit, slot)
-
-    def put_unit(self, unit: SimUnit, slot: int | None = None, *, force: bool = False) -> None:
-        """A person puts a unit into a slot, the fridge or the box (:class:`Contents`)."""
-        self.contents.put_unit(unit, slot, force=force)
-
-    def take_unit(
-        self, slot: int | None = None, *, tag_uid: str | None = None, force: bool = False
-    ) -> SimUnit:
-        """A person takes a unit out of a slot, the fridge or the box (:class:`Contents`)."""
-        return self.contents.take_unit(slot, tag_uid=tag_uid, force=force)
-
-    def hold_at_station(self, unit: SimUnit) -> None:
-        """A person holds a unit over the cabinet's scanning station (:class:`Contents`)."""
-        self.contents.hold_at_station(unit)
-
-    def at_station(self) -> SimUnit | None:
-        """The unit held at the scanning station, if any."""
-        return self.contents.at_station()
-
-    def take_from_station(self) -> SimUnit:
-        """A person takes the unit held at the scanning station back off it."""
-        return self.contents.take_from_station()
-
-    def reprogram_tag(self, tag_uid: str, din: str, flags: str) -> None:
-        """Bench fault: the tag ``tag_uid`` carries another DIN than its unit's label."""
-        self.contents.reprogram_tag(tag_uid, din, flags)
-
-    def find_unit(self, din: str) -> SimUnit | None:
-        """The unit with this DIN, wherever it is in the device."""
-        return self.contents.find_unit(din)
+    # --- sensing the contents (the hooks that move units: ContentsHooks) --------------------
 
     def _tag_moved(self, antenna: str, unit: SimUnit, present: bool) -> None:
         """A unit came under an antenna (its tag enters the fake reader's field) or left."""
