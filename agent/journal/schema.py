@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.journal.errors import JournalUnavailable, UnavailableKind, from_database_error
+from agent.journal.wal import grow_wal
 
 __all__ = ["SCHEMA_VERSION", "OpenedFile", "open_file"]
 
@@ -51,6 +52,10 @@ CREATE INDEX IF NOT EXISTS records_acknowledged
 
 _BUSY_TIMEOUT_MS = 5000
 _WAL_SIZE_LIMIT = 4 * 1024 * 1024
+"""What a checkpoint truncates the WAL to; about the size SQLite's automatic checkpoints (every
+1,000 pages) keep it at, and the size it is grown to at open (:mod:`agent.journal.wal`)."""
+_WARM_WAL_MIN_LIMIT = 16 * _WAL_SIZE_LIMIT
+"""Journals allowed less than this (tests, tiny devices) skip growing the WAL at open."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +115,8 @@ def _prepare(
             )
         meta = _create_or_read(connection, device_id)
         _check_identity(meta, path, device_id)
+        if hard_limit_bytes >= _WARM_WAL_MIN_LIMIT:
+            grow_wal(connection, path, _WAL_SIZE_LIMIT, int(page_size))
         (high,) = connection.execute("SELECT max(sequence) FROM records").fetchone()
         (pending,) = connection.execute(
             "SELECT count(*) FROM records WHERE acknowledged_wall_ns IS NULL"
