@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from agent.events import DoorChanged, Event, RecordId
 from agent.journal import Journal, JournalPolicy
@@ -106,35 +109,38 @@ def test_a_journal_allowed_little_space_does_not_grow_its_wal(tmp_path: Path) ->
     assert asyncio.run(scenario()) < 64 * 1024
 
 
-def test_when_the_wal_cannot_grow_the_connection_is_left_as_it_was(tmp_path: Path) -> None:
+@pytest.fixture
+def bare(tmp_path: Path) -> Iterator[tuple[Path, sqlite3.Connection]]:
+    """A WAL-mode database holding only a ``meta`` table, and its open connection."""
     database = tmp_path / "j.db"
     connection = sqlite3.connect(database, isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     try:
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        connection.execute("INSERT INTO meta VALUES ('device_id', ?)", (DEVICE,))
-        (pages,) = connection.execute("PRAGMA page_count").fetchone()
-        connection.execute(f"PRAGMA max_page_count = {pages + 8}")  # no room for 4 MiB
-
-        assert not grow_wal(connection, database, WAL_SIZE, 4096)
-
-        assert not connection.in_transaction
-        assert connection.execute("SELECT key, value FROM meta").fetchall() == [
-            ("device_id", DEVICE)
-        ]
-        connection.execute("INSERT INTO meta VALUES ('after', 'still writable')")
-        assert wal_size(database) < WAL_SIZE // 4
+        yield database, connection
     finally:
         connection.close()
 
 
-def test_a_wal_already_at_its_size_is_left_alone(tmp_path: Path) -> None:
-    database = tmp_path / "j.db"
-    connection = sqlite3.connect(database, isolation_level=None)
-    try:
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        assert grow_wal(connection, database, WAL_SIZE, 4096)
-        assert not grow_wal(connection, database, wal_size(database), 4096)
-    finally:
-        connection.close()
+def test_when_the_wal_cannot_grow_the_connection_is_left_as_it_was(
+    bare: tuple[Path, sqlite3.Connection],
+) -> None:
+    database, connection = bare
+    connection.execute("INSERT INTO meta VALUES ('device_id', ?)", (DEVICE,))
+    (pages,) = connection.execute("PRAGMA page_count").fetchone()
+    connection.execute(f"PRAGMA max_page_count = {pages + 8}")  # no room for 4 MiB
+
+    assert not grow_wal(connection, database, WAL_SIZE, 4096)
+
+    assert not connection.in_transaction
+    assert connection.execute("SELECT key, value FROM meta").fetchall() == [("device_id", DEVICE)]
+    connection.execute("INSERT INTO meta VALUES ('after', 'still writable')")
+    assert wal_size(database) < WAL_SIZE // 4
+
+
+def test_a_wal_already_at_its_size_is_left_alone(bare: tuple[Path, sqlite3.Connection]) -> None:
+    database, connection = bare
+    assert grow_wal(connection, database, WAL_SIZE, 4096)
+    grown = wal_size(database)
+    assert not grow_wal(connection, database, WAL_SIZE, 4096)
+    assert wal_size(database) == grown

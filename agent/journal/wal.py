@@ -26,27 +26,30 @@ __all__ = ["grow_wal"]
 _FRAME_HEADER = 24
 """Bytes SQLite writes before each page in the WAL."""
 
+_SLACK_FRAMES = 8
+"""How many frames short of the size the WAL is grown to."""
 _KEY = "wal_warm_up"
 
 
 def grow_wal(connection: sqlite3.Connection, database: Path, size: int, page_size: int) -> bool:
-    """Make the WAL of ``database`` at least ``size`` bytes long and fully checkpointed;
-    whether it had to be grown.
+    """Make the WAL of ``database`` nearly ``size`` bytes long (a few frames short: the size
+    is the journal's WAL size limit, and a WAL over it is truncated when it next starts over)
+    and fully checkpointed; whether it had to be grown.
 
     Runs on the connection's thread, outside a transaction. SQLite errors are not raised: the
     transaction is rolled back and the WAL left as it was (see the module's docstring).
     """
+    frames = size // (page_size + _FRAME_HEADER) - _SLACK_FRAMES
     wal = database.with_name(database.name + "-wal")
     try:
         have = wal.stat().st_size
     except FileNotFoundError:
         have = 0
-    if have >= size:
+    if have >= frames * (page_size + _FRAME_HEADER):
         return False
-    # A few frames short of ``size`` (the WAL header, the pages of ``meta`` itself), each
-    # overflow page holding a page less its 4-byte link: a WAL longer than the journal's size
-    # limit would be truncated when it next starts over.
-    value = (size // (page_size + _FRAME_HEADER) - 8) * (page_size - 4)
+    # Each of the value's overflow pages holds a page less its 4-byte link; the rest of the
+    # slack is the WAL header and the pages of ``meta`` itself.
+    value = frames * (page_size - 4)
     try:
         connection.execute("BEGIN IMMEDIATE")
         connection.execute("INSERT INTO meta (key, value) VALUES (?, zeroblob(?))", (_KEY, value))
