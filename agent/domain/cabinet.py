@@ -23,13 +23,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from types import MappingProxyType
 from typing import Any
 
 from agent.domain import dispensing, expiry, ordering, returns, stocking
 from agent.domain.allocations import ElectronicIssue, Order
 from agent.domain.blood import BloodGroup
 from agent.domain.errors import InventoryConflict, StaleDecision
+from agent.domain.frozen_maps import frozen, thawed
 from agent.domain.inventory import Inventory
 from agent.domain.outcomes import (
     AllocationCancelled,
@@ -79,10 +79,6 @@ from agent.domain.users import Admitted, BadgeList, User
 __all__ = ["Cabinet"]
 
 
-def _frozen(mapping: Mapping[Any, Any]) -> Mapping[Any, Any]:
-    return MappingProxyType(dict(mapping))
-
-
 @dataclass(frozen=True, slots=True)
 class Cabinet:
     """The state of one dispensing cabinet. Build an empty one with :meth:`new`."""
@@ -97,9 +93,9 @@ class Cabinet:
     """Unlocked slots by slot number."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "orders", _frozen(self.orders))
-        object.__setattr__(self, "issues", _frozen(self.issues))
-        object.__setattr__(self, "grants", _frozen(self.grants))
+        object.__setattr__(self, "orders", frozen(self.orders))
+        object.__setattr__(self, "issues", frozen(self.issues))
+        object.__setattr__(self, "grants", frozen(self.grants))
         for problem in self._problems():
             raise InventoryConflict(problem)
 
@@ -378,9 +374,9 @@ class _Draft:
     def __init__(self, cabinet: Cabinet) -> None:
         self.cabinet = cabinet
         self.units: dict[str, Unit] = {}
-        self.grants = dict(cabinet.grants)
-        self.orders = dict(cabinet.orders)
-        self.issues = dict(cabinet.issues)
+        self.grants = thawed(cabinet.grants)
+        self.orders = thawed(cabinet.orders)
+        self.issues = thawed(cabinet.issues)
 
     def unit(self, din: str) -> Unit:
         unit = self.units.get(din) or self.cabinet.inventory.get(din)

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from agent.domain.errors import InventoryConflict
+from agent.domain.frozen_maps import frozen, thawed
 from agent.domain.units import Unit, UnitState
 
 __all__ = ["Inventory"]
@@ -47,7 +48,7 @@ class Inventory:
                 raise InventoryConflict(f"unit {unit.din} filed under DIN {din}")
             self._index(unit, by_slot, by_tag)
             by_state[unit.state].add(din)
-        object.__setattr__(self, "units", MappingProxyType(dict(self.units)))
+        object.__setattr__(self, "units", frozen(self.units))
         object.__setattr__(self, "_by_slot", MappingProxyType(by_slot))
         object.__setattr__(self, "_by_tag", MappingProxyType(by_tag))
         object.__setattr__(
@@ -111,10 +112,10 @@ class Inventory:
         Only the changed units are checked against the indexes (the rest were checked when
         they were put), so a put costs what it changes, not what the cabinet ever held."""
         changed = {unit.din: unit for unit in units}
-        merged = dict(self.units)
-        by_slot = dict(self._by_slot)
-        by_tag = dict(self._by_tag)
-        by_state = dict(self._by_state)
+        merged = thawed(self.units)
+        by_slot = thawed(self._by_slot)
+        by_tag = thawed(self._by_tag)
+        by_state = thawed(self._by_state)
         touched: dict[UnitState, set[str]] = {}
 
         def bucket(state: UnitState) -> set[str]:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from agent.domain.allocations import require_aware
+from agent.domain.frozen_maps import frozen
 from agent.domain.refusals import Refusal, RefusalCode
 
 __all__ = ["Admitted", "BadgeList", "Role", "User"]
@@ -70,7 +71,7 @@ class BadgeList:
     def __post_init__(self) -> None:
         if self.issued_at is not None:
             require_aware("issued_at", self.issued_at)
-        object.__setattr__(self, "badges", MappingProxyType(dict(self.badges)))
+        object.__setattr__(self, "badges", frozen(self.badges))
 
     def age(self, now: datetime) -> timedelta | None:
         """How old the list is at ``now`` (None: never received)."""
