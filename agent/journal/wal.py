@@ -4,7 +4,7 @@ What a lone append waits for is its commit's sync of the WAL. While the WAL file
 growing - from empty after every open, until it reaches the size its checkpoints keep it at -
 each commit appends new blocks to the file, and its sync must also journal the filesystem's
 metadata (the new size, the new extents): on the VMs we measure on, a lone dispense record's
-commit then costs about twice what it costs once the WAL is reused. :func:`grow_wal` writes the
+commit then costs up to twice what it costs once the WAL is reused. :func:`grow_wal` writes the
 WAL out to that size once, at open, through SQLite itself (one transaction that stores and
 deletes a zero-filled value in ``meta``), then checkpoints it, so that from the first append
 on a commit overwrites blocks the file already has.
@@ -43,7 +43,7 @@ def grow_wal(connection: sqlite3.Connection, database: Path, size: int, page_siz
     wal = database.with_name(database.name + "-wal")
     try:
         have = wal.stat().st_size
-    except FileNotFoundError:
+    except OSError:  # not there yet (or not readable: SQLite's own attempt below says)
         have = 0
     if have >= frames * (page_size + _FRAME_HEADER):
         return False
